@@ -1,0 +1,120 @@
+import { describe, expect, it } from 'vitest';
+import type { LlamaConfig } from '../hf/config';
+import { createSession, tensor, toNumbers } from '../onnx/session';
+import { buildLlamaGraph } from './llama';
+import { referenceForward } from './reference';
+import { batchFeeds, randomWeights, tinyConfig, weightFeeds } from './testing';
+
+function maxRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / Math.max(den, 1e-12);
+}
+
+const rows = [
+  [3, 4, 5, 6, 7],
+  [8, 9, 10],
+];
+
+const cases: [string, LlamaConfig][] = [
+  ['GQA untied', tinyConfig()],
+  ['tied, MHA', tinyConfig({ tieWordEmbeddings: true, numKeyValueHeads: 4 })],
+  [
+    'llama3 rope scaling, head_dim 4',
+    tinyConfig({
+      hiddenSize: 8,
+      numAttentionHeads: 2,
+      numKeyValueHeads: 1,
+      headDim: 4,
+      ropeTheta: 500000,
+      ropeScaling: { ropeType: 'llama3', factor: 8, lowFreqFactor: 1, highFreqFactor: 4, originalMaxPositionEmbeddings: 8 },
+    }),
+  ],
+  ['sequence classification', tinyConfig({ architecture: 'LlamaForSequenceClassification' })],
+];
+
+describe('Llama graph forward vs plain-JS reference', () => {
+  for (const [name, cfg] of cases) {
+    for (const dtype of ['float64', 'float32'] as const) {
+      it(`${name} (${dtype})`, async () => {
+        const w = randomWeights(cfg, 7);
+        const { graph } = buildLlamaGraph(cfg, { dtype });
+        const sess = await createSession(graph.toBytes(), { optimization: dtype === 'float64' ? 'basic' : 'all' });
+        const b = batchFeeds(rows, 5);
+        const r = await sess.run({ ...b.feeds, ...weightFeeds(graph, w) });
+        const head = cfg.architecture === 'LlamaForSequenceClassification' ? 'score' : 'lm';
+        const ref = referenceForward(cfg, w, b.ids, b.mask, b.pos, head);
+        const tol = dtype === 'float64' ? 1e-10 : 1e-4;
+        if (head === 'lm') {
+          const got = toNumbers(r['logits']!);
+          expect(r['logits']!.dims).toEqual([2, 5, cfg.vocabSize]);
+          // Compare only non-pad positions (pad queries are never used).
+          const V = cfg.vocabSize;
+          rows.forEach((row, bi) => {
+            const n = row.length * V;
+            expect(maxRelErr(got.slice(bi * 5 * V, bi * 5 * V + n), ref.logits[bi]!.slice(0, n))).toBeLessThan(tol);
+          });
+        } else {
+          expect(r['rewards']!.dims).toEqual([2, 1]);
+          expect(maxRelErr(toNumbers(r['rewards']!), ref.rewards.flat())).toBeLessThan(tol);
+        }
+        await sess.release();
+      });
+    }
+  }
+
+  it('KV cache: prefix + one step equals the full forward (last logits, new and full presents)', async () => {
+    const cfg = tinyConfig();
+    const w = randomWeights(cfg, 3);
+    const full = buildLlamaGraph(cfg, { dtype: 'float64', logits: 'last' });
+    const cached = buildLlamaGraph(cfg, { dtype: 'float64', logits: 'last', kvCache: { present: 'full' } });
+    const step = buildLlamaGraph(cfg, { dtype: 'float64', logits: 'last', kvCache: { present: 'new' } });
+    const sFull = await createSession(full.graph.toBytes(), { optimization: 'basic' });
+    const sCached = await createSession(cached.graph.toBytes(), { optimization: 'basic' });
+    const sStep = await createSession(step.graph.toBytes(), { optimization: 'basic' });
+    const seq = [3, 4, 5, 6];
+    const want = await sFull.run({ ...batchFeeds([seq], 4).feeds, ...weightFeeds(full.graph, w) });
+    // Prefill 3 tokens with an empty cache.
+    const empty: Record<string, ReturnType<typeof tensor>> = {};
+    for (let l = 0; l < cfg.numHiddenLayers; l++) {
+      empty[`past_key_values.${l}.key`] = tensor('float64', [], [1, cfg.numKeyValueHeads, 0, cfg.headDim]);
+      empty[`past_key_values.${l}.value`] = tensor('float64', [], [1, cfg.numKeyValueHeads, 0, cfg.headDim]);
+    }
+    const pre = await sCached.run({ ...batchFeeds([seq.slice(0, 3)], 3).feeds, ...empty, ...weightFeeds(cached.graph, w) });
+    const past: Record<string, ReturnType<typeof tensor>> = {};
+    for (let l = 0; l < cfg.numHiddenLayers; l++) {
+      past[`past_key_values.${l}.key`] = pre[`present.${l}.key`]!;
+      past[`past_key_values.${l}.value`] = pre[`present.${l}.value`]!;
+      expect(pre[`present.${l}.key`]!.dims).toEqual([1, cfg.numKeyValueHeads, 3, cfg.headDim]);
+    }
+    const got = await sStep.run({
+      input_ids: tensor('int64', [6], [1, 1]),
+      attention_mask: tensor('int64', [1, 1, 1, 1], [1, 4]),
+      position_ids: tensor('int64', [3], [1, 1]),
+      ...past,
+      ...weightFeeds(step.graph, w),
+    });
+    expect(got['logits']!.dims).toEqual([1, 1, cfg.vocabSize]);
+    expect(got['present.0.key']!.dims).toEqual([1, cfg.numKeyValueHeads, 1, cfg.headDim]);
+    expect(maxRelErr(toNumbers(got['logits']!), toNumbers(want['logits']!))).toBeLessThan(1e-10);
+    await Promise.all([sFull.release(), sCached.release(), sStep.release()]);
+  });
+
+  it('initializer weights give the same logits as weight inputs', async () => {
+    const cfg = tinyConfig({ tieWordEmbeddings: true });
+    const w = randomWeights(cfg, 5);
+    const a = buildLlamaGraph(cfg, { dtype: 'float32' });
+    const bGraph = buildLlamaGraph(cfg, { dtype: 'float32', weightsAs: 'initializers', weights: (n) => Float32Array.from(w.get(n)!) });
+    const sa = await createSession(a.graph.toBytes());
+    const sb = await createSession(bGraph.graph.toBytes());
+    const f = batchFeeds(rows, 5).feeds;
+    const ra = await sa.run({ ...f, ...weightFeeds(a.graph, w) });
+    const rb = await sb.run(f);
+    expect(maxRelErr(toNumbers(rb['logits']!), toNumbers(ra['logits']!))).toBeLessThan(1e-5);
+    await Promise.all([sa.release(), sb.release()]);
+  });
+});

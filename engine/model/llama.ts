@@ -1,0 +1,312 @@
+// The Llama decoder (Hugging Face LlamaForCausalLM / LlamaForSequenceClassification) as an ONNX graph,
+// written once over the builder in engine/onnx. Training graphs (train-graphs.ts) add losses and the reverse
+// pass on top of `buildLlama`; inference sessions (engine/generate, engine/score) use `buildLlamaGraph`.
+//
+// Layouts: hidden states [B, T, H]; queries [B, kvHeads, groups, T, headDim] so that grouped-query attention
+// is a broadcasting MatMul against keys [B, kvHeads, 1, S, headDim] (no repeat_kv copy); head h of HF's
+// layout is (kv = h / groups, group = h % groups), the same pairing as HF's repeat_kv.
+
+import type { LlamaConfig } from '../hf/config';
+import { ropeInverseFrequencies } from '../hf/config';
+import { EngineInputError } from '../hf/errors';
+import type { Dim, FloatDType, Graph, TensorData, Value } from '../onnx/graph';
+import { Graph as GraphClass, TO_END } from '../onnx/graph';
+
+export type LlamaHead = 'lm' | 'score';
+
+/** A weight's HF name and shape ([out, in] for projections, as in safetensors). */
+export interface WeightSpec {
+  name: string;
+  shape: number[];
+}
+
+/** Every weight of the model, in a fixed order (embeddings, layers 0…N−1, final norm, head). */
+export function llamaWeightSpecs(cfg: LlamaConfig, head: LlamaHead = headOf(cfg)): WeightSpec[] {
+  const H = cfg.hiddenSize;
+  const qd = cfg.numAttentionHeads * cfg.headDim;
+  const kvd = cfg.numKeyValueHeads * cfg.headDim;
+  const I = cfg.intermediateSize;
+  const specs: WeightSpec[] = [{ name: 'model.embed_tokens.weight', shape: [cfg.vocabSize, H] }];
+  for (let l = 0; l < cfg.numHiddenLayers; l++) {
+    const p = `model.layers.${l}`;
+    specs.push(
+      { name: `${p}.input_layernorm.weight`, shape: [H] },
+      { name: `${p}.self_attn.q_proj.weight`, shape: [qd, H] },
+      { name: `${p}.self_attn.k_proj.weight`, shape: [kvd, H] },
+      { name: `${p}.self_attn.v_proj.weight`, shape: [kvd, H] },
+      { name: `${p}.self_attn.o_proj.weight`, shape: [H, qd] },
+      { name: `${p}.post_attention_layernorm.weight`, shape: [H] },
+      { name: `${p}.mlp.gate_proj.weight`, shape: [I, H] },
+      { name: `${p}.mlp.up_proj.weight`, shape: [I, H] },
+      { name: `${p}.mlp.down_proj.weight`, shape: [H, I] },
+    );
+  }
+  specs.push({ name: 'model.norm.weight', shape: [H] });
+  if (head === 'score') specs.push({ name: 'score.weight', shape: [cfg.numLabels, H] });
+  else if (!cfg.tieWordEmbeddings) specs.push({ name: 'lm_head.weight', shape: [cfg.vocabSize, H] });
+  return specs;
+}
+
+export function headOf(cfg: LlamaConfig): LlamaHead {
+  return cfg.architecture === 'LlamaForSequenceClassification' ? 'score' : 'lm';
+}
+
+export interface LlamaOptions {
+  /** Graph float dtype (weights, activations, logits). Default 'float32'. */
+  dtype?: FloatDType;
+  /**
+   * 'inputs': each weight is a graph input named as in HF (training; the session is reused as weights change).
+   * 'initializers': weights are baked in (frozen inference; ORT can pre-pack them) — needs `weights`.
+   */
+  weightsAs?: 'inputs' | 'initializers';
+  /** Weight data by HF name (for weightsAs 'initializers'); Float32Array for float32, Float64Array for float64. */
+  weights?: (name: string) => TensorData;
+  /**
+   * KV cache: adds inputs `past_key_values.N.key|value` [B, kvHeads, P, headDim] (P may be 0) and outputs
+   * `present.N.key|value`. attention_mask then covers past + new tokens: [B, P+T].
+   */
+  kvCache?: false | { present: 'full' | 'new' };
+  /** LM head: logits of every position [B,T,V], of the last input position only [B,1,V], or none. Default 'all'. */
+  logits?: 'all' | 'last' | 'none';
+  /** Default from cfg.architecture. */
+  head?: LlamaHead;
+}
+
+/** The values of a Llama model built into a graph. */
+export interface LlamaModel {
+  graph: Graph;
+  cfg: LlamaConfig;
+  head: LlamaHead;
+  /** HF weight name → graph value (input or initializer). */
+  weights: Map<string, Value>;
+  inputIds: Value; // [B, T] int64
+  attentionMask: Value; // [B, T] or [B, P+T] int64
+  positionIds: Value; // [B, T] int64
+  past: { key: Value; value: Value }[]; // empty without kvCache
+  /** New K/V rows per layer [B, kvHeads, T, headDim] (after RoPE), and the full cache [B, kvHeads, P+T, headDim]. */
+  presentNew: { key: Value; value: Value }[];
+  presentFull: { key: Value; value: Value }[];
+  /** Final normed hidden states [B, T, H]. */
+  hidden: Value;
+  /** lm head: [B, T, V] ('all') or [B, 1, V] ('last'); undefined for 'none' or the score head. */
+  logits?: Value;
+  /** score head: [B, numLabels], pooled at the last non-pad token (HF LlamaForSequenceClassification). */
+  rewards?: Value;
+}
+
+/** The dimension names used for symbolic sizes. */
+export const DIMS = { batch: 'batch', seq: 'seq', past: 'past', total: 'past+seq' } as const;
+
+function checkConfig(cfg: LlamaConfig): void {
+  if (cfg.numAttentionHeads % cfg.numKeyValueHeads !== 0) {
+    throw new EngineInputError(
+      `config: num_attention_heads (${cfg.numAttentionHeads}) must be a multiple of num_key_value_heads (${cfg.numKeyValueHeads})`,
+    );
+  }
+  if (cfg.headDim % 2 !== 0) throw new EngineInputError(`config: head_dim must be even, got ${cfg.headDim}`);
+}
+
+/** y = w · x / sqrt(mean(x²) + eps) over the last axis. */
+export function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
+  const variance = g.reduceMean(g.mul(x, x), [-1], true);
+  const inv = g.reciprocal(g.sqrt(g.add(variance, g.scalar(eps))));
+  return g.mul(g.mul(x, inv), w);
+}
+
+/** x · Wᵀ for an HF weight W [out, in]. */
+export function linear(g: Graph, x: Value, w: Value): Value {
+  return g.matmul(x, g.transpose(w, [1, 0]));
+}
+
+/** HF rotate_half: concat(−x₂, x₁) over the last axis. */
+function rotateHalf(g: Graph, x: Value, half: number): Value {
+  const [x1, x2] = g.split(x, -1, [half, half]) as [Value, Value];
+  return g.concat([g.neg(x2), x1], -1);
+}
+
+function applyRope(g: Graph, x: Value, cos: Value, sin: Value, half: number): Value {
+  return g.add(g.mul(x, cos), g.mul(rotateHalf(g, x, half), sin));
+}
+
+/**
+ * Builds the decoder into `g` (float dtype g.dtype). Adds inputs `input_ids`, `attention_mask`,
+ * `position_ids` (int64), the weights (as inputs or initializers) and, with kvCache, the past inputs.
+ * Marks no outputs: callers decide (see buildLlamaGraph, train-graphs.ts).
+ */
+export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 'dtype'> = {}): LlamaModel {
+  checkConfig(cfg);
+  const head = opts.head ?? headOf(cfg);
+  const dt = g.dtype;
+  const weightsAs = opts.weightsAs ?? 'inputs';
+  if (weightsAs === 'initializers' && !opts.weights) {
+    throw new EngineInputError('buildLlama: weightsAs "initializers" needs the weights option');
+  }
+  const logitsMode = opts.logits ?? 'all';
+  const kv = opts.kvCache || null;
+  const B: Dim = DIMS.batch;
+  const T: Dim = DIMS.seq;
+  const S: Dim = kv ? DIMS.total : T;
+  const H = cfg.hiddenSize;
+  const nH = cfg.numAttentionHeads;
+  const kvH = cfg.numKeyValueHeads;
+  const groups = nH / kvH;
+  const hd = cfg.headDim;
+  const half = hd / 2;
+
+  const inputIds = g.input('input_ids', 'int64', [B, T]);
+  const attentionMask = g.input('attention_mask', 'int64', [B, S]);
+  const positionIds = g.input('position_ids', 'int64', [B, T]);
+  const past: { key: Value; value: Value }[] = [];
+  if (kv) {
+    for (let l = 0; l < cfg.numHiddenLayers; l++) {
+      past.push({
+        key: g.input(`past_key_values.${l}.key`, dt, [B, kvH, DIMS.past, hd]),
+        value: g.input(`past_key_values.${l}.value`, dt, [B, kvH, DIMS.past, hd]),
+      });
+    }
+  }
+
+  const weights = new Map<string, Value>();
+  for (const spec of llamaWeightSpecs(cfg, head)) {
+    if (weightsAs === 'inputs') weights.set(spec.name, g.input(spec.name, dt, spec.shape));
+    else {
+      const data = opts.weights!(spec.name);
+      weights.set(spec.name, g.initializer(spec.name, dt, spec.shape, data));
+    }
+  }
+  const W = (name: string): Value => {
+    const v = weights.get(name);
+    if (!v) throw new EngineInputError(`buildLlama: missing weight ${name}`);
+    return v;
+  };
+
+  // Rotary tables cos/sin [B, T, headDim] from position_ids (HF: freqs = position · inv_freq, emb = cat(freqs, freqs)).
+  const invFreq = ropeInverseFrequencies(cfg);
+  const invFreqC = g.constant(dt, [half], dt === 'float32' ? Float32Array.from(invFreq) : invFreq);
+  const pos = g.unsqueeze(g.cast(positionIds, dt), [-1]); // [B,T,1]
+  const freqs = g.mul(pos, invFreqC); // [B,T,half]
+  const emb = g.concat([freqs, freqs], -1); // [B,T,hd]
+  const cosK = g.unsqueeze(g.cos(emb), [1]); // [B,1,T,hd]
+  const sinK = g.unsqueeze(g.sin(emb), [1]);
+  const cosQ = g.unsqueeze(cosK, [1]); // [B,1,1,T,hd]
+  const sinQ = g.unsqueeze(sinK, [1]);
+
+  // Additive attention bias [B,1,1,T,S]: −1e9 where the key is in the future or is padding.
+  const seqLen = g.squeeze(g.shapeOf(inputIds, 1, 2), [0]); // scalar T
+  const zero = g.scalar(0, 'int64');
+  const one = g.scalar(1, 'int64');
+  let pastLen: Value = zero;
+  let totalLen: Value = seqLen;
+  if (kv) {
+    pastLen = g.squeeze(g.shapeOf(past[0]!.key, 2, 3), [0]);
+    totalLen = g.add(pastLen, seqLen);
+  }
+  const qPos = g.range(pastLen, totalLen, one, T); // [T]
+  const kPos = g.range(zero, totalLen, one, S); // [S]
+  const future = g.greater(g.unsqueeze(kPos, [0]), g.unsqueeze(qPos, [1])); // [T,S]
+  const padKey = g.unsqueeze(g.equal(attentionMask, zero), [1]); // [B,1,S]
+  const masked = g.or(future, padKey); // [B,T,S]
+  const bias = g.unsqueeze(g.where(masked, g.scalar(-1e9), g.scalar(0)), [1, 2]); // [B,1,1,T,S]
+
+  const scale = g.scalar(1 / Math.sqrt(hd));
+  let x = g.gather(W('model.embed_tokens.weight'), inputIds, 0); // [B,T,H]
+  const presentNew: { key: Value; value: Value }[] = [];
+  const presentFull: { key: Value; value: Value }[] = [];
+
+  for (let l = 0; l < cfg.numHiddenLayers; l++) {
+    const p = `model.layers.${l}`;
+    // Self-attention.
+    const h = rmsNorm(g, x, W(`${p}.input_layernorm.weight`), cfg.rmsNormEps);
+    let q = linear(g, h, W(`${p}.self_attn.q_proj.weight`)); // [B,T,nH*hd]
+    q = g.transpose(g.reshape(q, [0, 0, kvH, groups, hd]), [0, 2, 3, 1, 4]); // [B,kvH,G,T,hd]
+    let k = linear(g, h, W(`${p}.self_attn.k_proj.weight`));
+    k = g.transpose(g.reshape(k, [0, 0, kvH, hd]), [0, 2, 1, 3]); // [B,kvH,T,hd]
+    let v = linear(g, h, W(`${p}.self_attn.v_proj.weight`));
+    v = g.transpose(g.reshape(v, [0, 0, kvH, hd]), [0, 2, 1, 3]);
+    q = applyRope(g, q, cosQ, sinQ, half);
+    k = applyRope(g, k, cosK, sinK, half);
+    let keys = k;
+    let values = v;
+    if (kv) {
+      keys = g.concat([past[l]!.key, k], 2);
+      values = g.concat([past[l]!.value, v], 2);
+      presentNew.push({ key: k, value: v });
+      presentFull.push({ key: keys, value: values });
+    }
+    const kT = g.unsqueeze(g.transpose(keys, [0, 1, 3, 2]), [2]); // [B,kvH,1,hd,S]
+    const scores = g.add(g.matmul(g.mul(q, scale), kT), bias); // [B,kvH,G,T,S]
+    const probs = g.softmax(scores, -1);
+    const attn = g.matmul(probs, g.unsqueeze(values, [2])); // [B,kvH,G,T,hd]
+    const merged = g.reshape(g.transpose(attn, [0, 3, 1, 2, 4]), [0, 0, -1], [B, T, nH * hd]);
+    x = g.add(x, linear(g, merged, W(`${p}.self_attn.o_proj.weight`)));
+
+    // SwiGLU MLP.
+    const h2 = rmsNorm(g, x, W(`${p}.post_attention_layernorm.weight`), cfg.rmsNormEps);
+    const gate = linear(g, h2, W(`${p}.mlp.gate_proj.weight`));
+    const up = linear(g, h2, W(`${p}.mlp.up_proj.weight`));
+    const act = g.mul(g.mul(gate, g.sigmoid(gate)), up);
+    x = g.add(x, linear(g, act, W(`${p}.mlp.down_proj.weight`)));
+  }
+  const hidden = rmsNorm(g, x, W('model.norm.weight'), cfg.rmsNormEps);
+
+  const model: LlamaModel = {
+    graph: g,
+    cfg,
+    head,
+    weights,
+    inputIds,
+    attentionMask,
+    positionIds,
+    past,
+    presentNew,
+    presentFull,
+    hidden,
+  };
+  if (head === 'lm' && logitsMode !== 'none') {
+    const lmHead = cfg.tieWordEmbeddings ? W('model.embed_tokens.weight') : W('lm_head.weight');
+    const hs = logitsMode === 'last' ? g.slice(hidden, [-1], [TO_END], [1]) : hidden;
+    model.logits = linear(g, hs, lmHead);
+  }
+  if (head === 'score') model.rewards = linear(g, poolLastToken(g, model), W('score.weight'));
+  return model;
+}
+
+/**
+ * Hidden state [B, H] at the rightmost token that is not pad_token_id (HF LlamaForSequenceClassification);
+ * without a pad_token_id, at the rightmost position where attention_mask = 1.
+ */
+export function poolLastToken(g: Graph, m: LlamaModel): Value {
+  const dt = g.dtype;
+  const keep =
+    m.cfg.padTokenId !== null
+      ? g.not(g.equal(m.inputIds, g.scalar(m.cfg.padTokenId, 'int64')))
+      : g.equal(m.attentionMask, g.scalar(1, 'int64'));
+  const seqLen = g.squeeze(g.shapeOf(m.inputIds, 1, 2), [0]);
+  const positions = g.cast(g.range(g.scalar(0, 'int64'), seqLen, g.scalar(1, 'int64'), DIMS.seq), dt); // [T]
+  const last = g.argMax(g.mul(g.cast(keep, dt), positions), 1, false); // [B] int64
+  const batch = g.squeeze(g.shapeOf(m.inputIds, 0, 1), [0]);
+  const rowStart = g.mul(g.range(g.scalar(0, 'int64'), batch, g.scalar(1, 'int64'), DIMS.batch), seqLen); // [B]
+  const flat = g.reshape(m.hidden, [-1, m.cfg.hiddenSize], [`${DIMS.batch}*${DIMS.seq}`, m.cfg.hiddenSize]);
+  return g.gather(flat, g.add(rowStart, last), 0); // [B, H]
+}
+
+/**
+ * A complete inference graph. Inputs: `input_ids`, `attention_mask`, `position_ids` [B,T] int64, the weights
+ * (named as in HF, unless baked in as initializers) and, with kvCache, `past_key_values.N.key|value`.
+ * Outputs: `logits` ([B,T,V] or [B,1,V]) for the lm head, `rewards` [B, numLabels] for the score head,
+ * `present.N.key|value` with kvCache ('new': only this call's rows [B,kvH,T,hd]; 'full': [B,kvH,P+T,hd]).
+ */
+export function buildLlamaGraph(cfg: LlamaConfig, opts: LlamaOptions = {}): { graph: Graph; model: LlamaModel } {
+  const g = new GraphClass(opts.dtype ?? 'float32', 'llama');
+  const model = buildLlama(g, cfg, opts);
+  if (model.logits) g.output('logits', model.logits);
+  if (model.rewards) g.output('rewards', model.rewards);
+  if (opts.kvCache) {
+    const present = opts.kvCache.present === 'new' ? model.presentNew : model.presentFull;
+    present.forEach((p, l) => {
+      g.output(`present.${l}.key`, p.key);
+      g.output(`present.${l}.value`, p.value);
+    });
+  }
+  return { graph: g, model };
+}
