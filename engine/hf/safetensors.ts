@@ -1,0 +1,249 @@
+// The safetensors format: 8-byte little-endian header length N, N bytes of JSON header
+// ({name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {string: string}}), then raw
+// little-endian tensor bytes. The engine computes in float32: F16 and BF16 are widened on read.
+
+import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
+import { EngineInputError } from './errors';
+
+/** A dense float32 tensor, row-major. */
+export interface Tensor {
+  shape: number[];
+  data: Float32Array;
+}
+
+export type SafetensorsDtype = 'F32' | 'F16' | 'BF16';
+const BYTES: Record<SafetensorsDtype, number> = { F32: 4, F16: 2, BF16: 2 };
+
+export function numel(shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) n *= d;
+  return n;
+}
+
+/** IEEE half → float (exact). */
+export function f16ToF32(h: number): number {
+  const sign = h & 0x8000 ? -1 : 1;
+  const exp = (h >> 10) & 0x1f;
+  const frac = h & 0x3ff;
+  if (exp === 0) return sign * frac * 2 ** -24;
+  if (exp === 0x1f) return frac ? NaN : sign * Infinity;
+  return sign * (1 + frac / 1024) * 2 ** (exp - 15);
+}
+
+const f32 = new Float32Array(1);
+const u32 = new Uint32Array(f32.buffer);
+/** float → IEEE half, round to nearest even (as torch's `.half()`). */
+export function f32ToF16(x: number): number {
+  f32[0] = x;
+  const bits = u32[0]!;
+  const sign = (bits >>> 16) & 0x8000;
+  const exp = (bits >>> 23) & 0xff;
+  let mant = bits & 0x7fffff;
+  if (exp === 0xff) return sign | 0x7c00 | (mant ? 0x200 : 0);
+  let e = exp - 127 + 15;
+  if (e >= 0x1f) return sign | 0x7c00;
+  if (e <= 0) {
+    if (e < -10) return sign;
+    mant |= 0x800000;
+    const shift = 14 - e;
+    let h = mant >>> shift;
+    const rem = mant & ((1 << shift) - 1);
+    const halfway = 1 << (shift - 1);
+    if (rem > halfway || (rem === halfway && h & 1)) h++;
+    return sign | h;
+  }
+  let h = (e << 10) | (mant >>> 13);
+  const rem = mant & 0x1fff;
+  if (rem > 0x1000 || (rem === 0x1000 && h & 1)) h++;
+  e = h >> 10;
+  return sign | h;
+}
+
+interface HeaderEntry {
+  dtype: string;
+  shape: number[];
+  data_offsets: [number, number];
+}
+
+/** Parse and validate the header of a safetensors buffer. */
+function parseHeader(buf: Uint8Array, file: string): { entries: Map<string, HeaderEntry>; dataStart: number; metadata: Record<string, string> } {
+  if (buf.byteLength < 8) throw new EngineInputError(`${file}: corrupt safetensors header (file is ${buf.byteLength} bytes, shorter than the 8-byte length prefix)`);
+  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
+  const n = Number(view.getBigUint64(0, true));
+  if (n <= 0 || 8 + n > buf.byteLength || n > 100_000_000) {
+    throw new EngineInputError(`${file}: corrupt safetensors header (header length ${n} does not fit the ${buf.byteLength}-byte file)`);
+  }
+  let header: unknown;
+  try {
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
+  } catch (e) {
+    throw new EngineInputError(`${file}: corrupt safetensors header (not valid JSON: ${(e as Error).message})`, { cause: e });
+  }
+  if (typeof header !== 'object' || header === null || Array.isArray(header)) {
+    throw new EngineInputError(`${file}: corrupt safetensors header (not a JSON object)`);
+  }
+  const dataStart = 8 + n;
+  const dataLen = buf.byteLength - dataStart;
+  const entries = new Map<string, HeaderEntry>();
+  let metadata: Record<string, string> = {};
+  for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
+    if (name === '__metadata__') {
+      metadata = (raw ?? {}) as Record<string, string>;
+      continue;
+    }
+    const e = raw as Partial<HeaderEntry> | null;
+    const ok =
+      e !== null &&
+      typeof e === 'object' &&
+      typeof e.dtype === 'string' &&
+      Array.isArray(e.shape) &&
+      e.shape.every((d) => Number.isInteger(d) && d >= 0) &&
+      Array.isArray(e.data_offsets) &&
+      e.data_offsets.length === 2 &&
+      Number.isInteger(e.data_offsets[0]) &&
+      Number.isInteger(e.data_offsets[1]);
+    if (!ok) throw new EngineInputError(`${file}: corrupt safetensors header entry for tensor "${name}"`);
+    const [b, end] = e.data_offsets as [number, number];
+    if (b < 0 || end < b || end > dataLen) {
+      throw new EngineInputError(`${file}: tensor "${name}" data_offsets [${b}, ${end}] lie outside the ${dataLen}-byte data section`);
+    }
+    const size = BYTES[e.dtype as SafetensorsDtype];
+    if (size !== undefined && end - b !== size * numel(e.shape as number[])) {
+      throw new EngineInputError(
+        `${file}: tensor "${name}" has ${end - b} bytes, but ${e.dtype} of shape [${(e.shape as number[]).join(', ')}] needs ${size * numel(e.shape as number[])}`,
+      );
+    }
+    entries.set(name, e as HeaderEntry);
+  }
+  return { entries, dataStart, metadata };
+}
+
+function decode(buf: Uint8Array, e: HeaderEntry, dataStart: number, file: string, name: string): Float32Array {
+  const start = dataStart + e.data_offsets[0];
+  const count = numel(e.shape);
+  const view = new DataView(buf.buffer, buf.byteOffset + start, e.data_offsets[1] - e.data_offsets[0]);
+  const out = new Float32Array(count);
+  switch (e.dtype) {
+    case 'F32':
+      // Host is little-endian (x86/arm64): a byte copy is the decode.
+      new Uint8Array(out.buffer).set(buf.subarray(start, start + 4 * count));
+      return out;
+    case 'F16':
+      for (let i = 0; i < count; i++) out[i] = f16ToF32(view.getUint16(2 * i, true));
+      return out;
+    case 'BF16': {
+      const bits = new Uint32Array(out.buffer);
+      for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+      return out;
+    }
+    default:
+      throw new EngineInputError(`${file}: tensor "${name}" has unsupported dtype ${e.dtype} (supported: F32, F16, BF16)`);
+  }
+}
+
+/** Read every tensor of a .safetensors file, widened to float32. */
+export function readSafetensors(file: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
+  let buf: Buffer;
+  try {
+    buf = readFileSync(file);
+  } catch (e) {
+    throw new EngineInputError(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+  const { entries, dataStart, metadata } = parseHeader(buf, file);
+  const tensors = new Map<string, Tensor>();
+  for (const [name, e] of entries) tensors.set(name, { shape: [...e.shape], data: decode(buf, e, dataStart, file, name) });
+  return { tensors, metadata };
+}
+
+/** Header only: name → {dtype, shape}. */
+export function readSafetensorsHeader(file: string): Map<string, { dtype: string; shape: number[] }> {
+  const buf = readFileSync(file);
+  const { entries } = parseHeader(buf, file);
+  return new Map([...entries].map(([k, e]) => [k, { dtype: e.dtype, shape: e.shape }]));
+}
+
+/** Encode tensors as a safetensors buffer (names sorted, 8-byte aligned header as the reference writer). */
+export function encodeSafetensors(
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  opts: { dtype?: 'F32' | 'F16'; metadata?: Record<string, string> } = {},
+): Buffer {
+  const dtype = opts.dtype ?? 'F32';
+  const entries = (tensors instanceof Map ? [...tensors] : Object.entries(tensors)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+  const header: Record<string, unknown> = {};
+  if (opts.metadata) header['__metadata__'] = opts.metadata;
+  let offset = 0;
+  for (const [name, t] of entries) {
+    if (numel(t.shape) !== t.data.length) {
+      throw new EngineInputError(`tensor "${name}": shape [${t.shape.join(', ')}] does not match its ${t.data.length} values`);
+    }
+    const bytes = t.data.length * BYTES[dtype];
+    header[name] = { dtype, shape: t.shape, data_offsets: [offset, offset + bytes] };
+    offset += bytes;
+  }
+  let json = JSON.stringify(header);
+  const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
+  json += ' '.repeat(pad);
+  const headerBytes = Buffer.from(json, 'utf8');
+  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
+  headerBytes.copy(out, 8);
+  let pos = 8 + headerBytes.length;
+  for (const [, t] of entries) {
+    if (dtype === 'F32') {
+      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).copy(out, pos);
+      pos += 4 * t.data.length;
+    } else {
+      for (let i = 0; i < t.data.length; i++) out.writeUInt16LE(f32ToF16(t.data[i]!), pos + 2 * i);
+      pos += 2 * t.data.length;
+    }
+  }
+  return out;
+}
+
+/** Write a .safetensors file atomically (tmp file + rename). */
+export function writeSafetensors(
+  file: string,
+  tensors: Map<string, Tensor> | Record<string, Tensor>,
+  opts: { dtype?: 'F32' | 'F16'; metadata?: Record<string, string> } = {},
+): void {
+  const tmp = `${file}.tmp-${process.pid}`;
+  writeFileSync(tmp, encodeSafetensors(tensors, { metadata: { format: 'pt', ...opts.metadata }, ...(opts.dtype ? { dtype: opts.dtype } : {}) }));
+  renameSync(tmp, file);
+}
+
+/**
+ * Read a model's weights from a folder: `model.safetensors`, or the shards listed in
+ * `model.safetensors.index.json` (`weight_map`: tensor name → shard file).
+ */
+export function readModelWeights(dir: string): { tensors: Map<string, Tensor>; files: string[] } {
+  const single = join(dir, 'model.safetensors');
+  const index = join(dir, 'model.safetensors.index.json');
+  if (existsSync(single)) return { tensors: readSafetensors(single).tensors, files: [single] };
+  if (!existsSync(index)) {
+    throw new EngineInputError(`no weights in ${dir}: neither model.safetensors nor model.safetensors.index.json exists`);
+  }
+  let weightMap: Record<string, string>;
+  try {
+    const j = JSON.parse(readFileSync(index, 'utf8')) as { weight_map?: Record<string, string> };
+    if (!j.weight_map || typeof j.weight_map !== 'object') throw new Error('missing "weight_map"');
+    weightMap = j.weight_map;
+  } catch (e) {
+    throw new EngineInputError(`${index}: invalid shard index (${(e as Error).message})`, { cause: e });
+  }
+  const shards = [...new Set(Object.values(weightMap))].sort();
+  const tensors = new Map<string, Tensor>();
+  const files: string[] = [];
+  for (const shard of shards) {
+    const f = join(dir, shard);
+    if (!existsSync(f)) throw new EngineInputError(`${index}: shard ${shard} is listed but ${f} does not exist`);
+    files.push(f);
+    for (const [name, t] of readSafetensors(f).tensors) {
+      if (weightMap[name] === shard) tensors.set(name, t);
+    }
+  }
+  for (const [name, shard] of Object.entries(weightMap)) {
+    if (!tensors.has(name)) throw new EngineInputError(`${join(dir, shard)}: tensor "${name}" is listed in ${index} but absent from the shard`);
+  }
+  return { tensors, files };
+}
