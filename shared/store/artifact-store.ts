@@ -66,7 +66,9 @@ const MIB = 1024 * 1024;
 
 /** Creates an S3 client for the settings. The store hashes every object itself (sha256), so the SDK's
  * optional per-request CRC checksums are off unless an operation requires them. */
-export function createS3Client(s3: S3Settings): S3Client {
+export function createS3Client(s3: Pick<S3Settings, 'endpoint' | 'region' | 'forcePathStyle' | 'credentials'>): S3Client {
+  // The project pins Node 20 (see package.json engines); the SDK's notice about future versions is noise here.
+  process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
   return new S3Client({
     region: s3.region,
     forcePathStyle: s3.forcePathStyle,
@@ -114,7 +116,17 @@ export class ArtifactStore {
 
   /** Checks that the endpoint answers, the credentials work and the bucket exists (HeadBucket). */
   async checkBucket(): Promise<void> {
-    await this.call(undefined, () => this.s3.send(new HeadBucketCommand({ Bucket: this.bucket })));
+    await this.call(undefined, async () => {
+      try {
+        await this.s3.send(new HeadBucketCommand({ Bucket: this.bucket }));
+      } catch (err) {
+        // HEAD responses carry no error code: some servers (versitygw) answer an unknown access key with 404.
+        // A one-key listing returns the coded error that tells a missing bucket from rejected credentials.
+        if ((err as { $metadata?: { httpStatusCode?: number } }).$metadata?.httpStatusCode !== 404) throw err;
+        await this.s3.send(new ListObjectsV2Command({ Bucket: this.bucket, MaxKeys: 1 }));
+        throw err;
+      }
+    });
   }
 
   /** Creates the bucket if it does not exist (dev stack and tests). */
