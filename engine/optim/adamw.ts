@@ -1,0 +1,66 @@
+// AdamW (Loshchilov & Hutter, "Decoupled Weight Decay Regularization"), step for step as torch.optim.AdamW
+// (single-tensor path, amsgrad off, maximize off):
+//   p ← p·(1 − lr·λ)
+//   m ← β1·m + (1 − β1)·g          v ← β2·v + (1 − β2)·g²
+//   p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
+// Parameters and moments are float32; each element is updated in float64 and rounded once when stored.
+
+export interface AdamWHyper {
+  beta1: number;
+  beta2: number;
+  eps: number;
+  weightDecay: number;
+}
+
+/** Optimizer state: first/second moments per parameter name and the number of steps taken. */
+export interface AdamWState {
+  step: number;
+  m: Map<string, Float32Array>;
+  v: Map<string, Float32Array>;
+}
+
+export function createAdamWState(params: Map<string, { data: Float32Array }>): AdamWState {
+  const m = new Map<string, Float32Array>();
+  const v = new Map<string, Float32Array>();
+  for (const [name, p] of params) {
+    m.set(name, new Float32Array(p.data.length));
+    v.set(name, new Float32Array(p.data.length));
+  }
+  return { step: 0, m, v };
+}
+
+/**
+ * One AdamW step over every parameter with a gradient, in place. `grads` maps names to gradients of the same
+ * length (parameters without a gradient are left untouched, as torch skips `p.grad is None`).
+ */
+export function adamWStep(
+  params: Map<string, { data: Float32Array }>,
+  grads: Map<string, Float32Array>,
+  state: AdamWState,
+  lr: number,
+  h: AdamWHyper,
+): void {
+  state.step += 1;
+  const t = state.step;
+  const bc1 = 1 - Math.pow(h.beta1, t);
+  const bc2Sqrt = Math.sqrt(1 - Math.pow(h.beta2, t));
+  const stepSize = lr / bc1;
+  const decay = 1 - lr * h.weightDecay;
+  for (const [name, p] of params) {
+    const g = grads.get(name);
+    if (!g) continue;
+    const m = state.m.get(name);
+    const v = state.v.get(name);
+    if (!m || !v) throw new Error(`AdamW: no optimizer state for parameter "${name}"`);
+    if (g.length !== p.data.length) throw new Error(`AdamW: gradient of "${name}" has ${g.length} values, parameter has ${p.data.length}`);
+    const w = p.data;
+    for (let i = 0; i < w.length; i++) {
+      const gi = g[i]!;
+      const mi = h.beta1 * m[i]! + (1 - h.beta1) * gi;
+      const vi = h.beta2 * v[i]! + (1 - h.beta2) * gi * gi;
+      m[i] = mi;
+      v[i] = vi;
+      w[i] = w[i]! * decay - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / bc2Sqrt + h.eps);
+    }
+  }
+}
