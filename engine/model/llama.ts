@@ -146,7 +146,6 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   const B: Dim = DIMS.batch;
   const T: Dim = DIMS.seq;
   const S: Dim = kv ? DIMS.total : T;
-  const H = cfg.hiddenSize;
   const nH = cfg.numAttentionHeads;
   const kvH = cfg.numKeyValueHeads;
   const groups = nH / kvH;
