@@ -51,7 +51,7 @@ async function openAndMeasure(name: string, html: string): Promise<ChartBox[]> {
         width: box.width,
         height: box.height,
         series: [...svg.querySelectorAll('g.series')].map((g) => {
-          const path = g.querySelector('path') as SVGPathElement;
+          const path = g.querySelector('path') as unknown as { getTotalLength(): number; getBoundingClientRect(): { width: number; height: number } };
           const b = path.getBoundingClientRect();
           return { name: g.getAttribute('data-name') ?? '', width: b.width, height: b.height, length: path.getTotalLength() };
         }),
