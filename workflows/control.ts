@@ -1,0 +1,274 @@
+// The control surface every RLHF workflow shares: `status` / `metrics` queries, `pause` / `resume` /
+// `stopAfterIteration` signals, the validated `setNextIterationOptions` update, live details (markdown) and
+// typed search attributes. A parent forwards pause/resume/stop/option changes to its running child, and
+// every child reports progress to the root workflow (the one the user started), so the root's status and
+// details show the whole run.
+import {
+  ApplicationFailure,
+  condition,
+  getExternalWorkflowHandle,
+  setHandler,
+  setCurrentDetails,
+  upsertSearchAttributes,
+  workflowInfo,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
+import type { SearchAttributeUpdatePair } from '@temporalio/common';
+import { ErrorType } from '../shared/errors';
+import {
+  applyNextIterationOptionsSignal,
+  DESCRIPTIONS,
+  metricsQuery,
+  pauseSignal,
+  progressSignal,
+  resumeSignal,
+  setNextIterationOptionsUpdate,
+  statusQuery,
+  stopAfterIterationSignal,
+  type IterationMetrics,
+  type ProgressReport,
+  type RunStatus,
+  type StageName,
+} from '../shared/messages';
+import { applyNextIterationOptions, nextIterationOptionsProblems, type NextIterationOptions, type OnlineOptions } from '../shared/recipe';
+import { RlhfBestReward, RlhfBeta, RlhfIteration, RlhfLearningRate, RlhfRun, RlhfStage } from '../shared/search-attributes';
+import { renderDetails } from './details';
+
+export interface ControlInit {
+  workflow: string;
+  run: string;
+  iterations: number;
+  /** Root workflow id to report progress to; null when this workflow is the root. */
+  root: string | null;
+  searchAttributes: boolean;
+  paused?: boolean;
+  stopAfterIteration?: number | null;
+  metrics?: IterationMetrics[];
+}
+
+export interface ControlHooks {
+  /** Online options the update validates against (k/temperatures); undefined → updates are rejected. */
+  onlineOptions?: () => OnlineOptions | undefined;
+  /** Called with an accepted change; returns the iteration it first applies to. */
+  onOptions?: (change: NextIterationOptions) => number | Promise<number>;
+  /** Pending (accepted, not yet applied) changes for status. */
+  pending?: () => NextIterationOptions | null;
+}
+
+export class RunControl {
+  readonly status: RunStatus;
+  readonly metrics: IterationMetrics[];
+  private child: ChildWorkflowHandle<any> | null = null;
+  private readonly sent = new Map<string, string | number>();
+
+  constructor(
+    private readonly init: ControlInit,
+    private readonly hooks: ControlHooks = {},
+  ) {
+    this.metrics = [...(init.metrics ?? [])];
+    const last = this.metrics.at(-1) ?? null;
+    this.status = {
+      workflow: init.workflow,
+      run: init.run,
+      stage: 'starting',
+      paused: init.paused ?? false,
+      iteration: 0,
+      iterations: init.iterations,
+      step: null,
+      shards: null,
+      stopAfterIteration: init.stopAfterIteration ?? null,
+      pendingOptions: null,
+      lastMetrics: last,
+      bestReward: bestOf(this.metrics),
+      activeChild: null,
+      models: { sft: null, reward: null, policy: last?.policy ?? null },
+    };
+  }
+
+  get paused(): boolean {
+    return this.status.paused;
+  }
+
+  get stopAfterIteration(): number | null {
+    return this.status.stopAfterIteration;
+  }
+
+  /** Installs every handler. Call first thing in the workflow. */
+  install(): this {
+    setHandler(statusQuery, () => ({ ...this.status, pendingOptions: this.hooks.pending?.() ?? null }), { description: DESCRIPTIONS.status });
+    setHandler(metricsQuery, () => this.metrics, { description: DESCRIPTIONS.metrics });
+    setHandler(
+      pauseSignal,
+      async () => {
+        this.status.paused = true;
+        this.refresh();
+        await this.forward((h) => h.signal(pauseSignal));
+      },
+      { description: DESCRIPTIONS.pause },
+    );
+    setHandler(
+      resumeSignal,
+      async () => {
+        this.status.paused = false;
+        this.refresh();
+        await this.forward((h) => h.signal(resumeSignal));
+      },
+      { description: DESCRIPTIONS.resume },
+    );
+    setHandler(
+      stopAfterIterationSignal,
+      async (iteration?: number) => {
+        const n = typeof iteration === 'number' && Number.isInteger(iteration) && iteration >= 1 ? iteration : Math.max(1, this.status.iteration);
+        this.status.stopAfterIteration = n;
+        this.refresh();
+        await this.forward((h) => h.signal(stopAfterIterationSignal, n));
+      },
+      { description: DESCRIPTIONS.stopAfterIteration },
+    );
+    setHandler(
+      setNextIterationOptionsUpdate,
+      async (change: NextIterationOptions) => {
+        const applies = (await this.hooks.onOptions?.(change)) ?? this.status.iteration + 1;
+        this.refresh();
+        return { appliesFromIteration: applies, pending: this.hooks.pending?.() ?? change };
+      },
+      {
+        description: DESCRIPTIONS.setNextIterationOptions,
+        validator: (change: NextIterationOptions) => {
+          const current = this.hooks.onlineOptions?.();
+          if (!current || !this.hooks.onOptions) {
+            throw ApplicationFailure.nonRetryable(`${this.init.workflow} has no iterations to change`, ErrorType.InvalidOptions);
+          }
+          if (['completed', 'stopped', 'failed', 'summary'].includes(this.status.stage)) {
+            throw ApplicationFailure.nonRetryable(`the online loop of run '${this.init.run}' has finished; nothing left to change`, ErrorType.InvalidOptions);
+          }
+          const problems = nextIterationOptionsProblems(change, current);
+          if (problems.length > 0) throw ApplicationFailure.nonRetryable(`setNextIterationOptions rejected: ${problems.join('; ')}`, ErrorType.InvalidOptions);
+        },
+      },
+    );
+    setHandler(applyNextIterationOptionsSignal, async (change: NextIterationOptions) => {
+      const current = this.hooks.onlineOptions?.();
+      if (current && this.hooks.onOptions && nextIterationOptionsProblems(change, current).length === 0) await this.hooks.onOptions(change);
+      this.refresh();
+    });
+    setHandler(progressSignal, (report: ProgressReport) => this.apply(report), { description: DESCRIPTIONS.progress });
+    this.upsert({ run: this.init.run });
+    this.refresh();
+    return this;
+  }
+
+  /** Waits while paused (a step boundary). */
+  async gate(): Promise<void> {
+    if (this.status.paused) await condition(() => !this.status.paused);
+  }
+
+  /** Records the running child (or null) and sends it the current pause/stop state. */
+  async setChild(handle: ChildWorkflowHandle<any> | null, pending?: NextIterationOptions | null): Promise<void> {
+    this.child = handle;
+    this.status.activeChild = handle?.workflowId ?? null;
+    this.refresh();
+    if (!handle) return;
+    if (this.status.paused) await this.forward((h) => h.signal(pauseSignal));
+    if (this.status.stopAfterIteration !== null) {
+      const n = this.status.stopAfterIteration;
+      await this.forward((h) => h.signal(stopAfterIterationSignal, n));
+    }
+    if (pending) await this.forward((h) => h.signal(applyNextIterationOptionsSignal, pending));
+  }
+
+  /** Forwards a change to the running child; a child that just finished is ignored. */
+  async forwardOptions(change: NextIterationOptions): Promise<boolean> {
+    if (!this.child) return false;
+    await this.forward((h) => h.signal(applyNextIterationOptionsSignal, change));
+    return true;
+  }
+
+  /** Updates this workflow's status and tells the root. */
+  async report(report: Omit<ProgressReport, 'from'>): Promise<void> {
+    this.apply({ ...report, from: workflowInfo().workflowId });
+    if (this.init.root) {
+      try {
+        await getExternalWorkflowHandle(this.init.root).signal(progressSignal, { ...report, from: workflowInfo().workflowId });
+      } catch {
+        // The root may have been closed (e.g. a child started alone under an old root id): progress is advisory.
+      }
+    }
+  }
+
+  /** Sets this workflow's own stage (not reported: the root tracks its own stages). */
+  setStage(stage: StageName): void {
+    this.apply({ stage, from: workflowInfo().workflowId });
+  }
+
+  private apply(report: ProgressReport): void {
+    const s = this.status;
+    if (report.stage !== undefined) s.stage = report.stage;
+    if (report.iteration !== undefined) s.iteration = report.iteration;
+    if (report.step !== undefined) s.step = report.step;
+    if (report.shards !== undefined) s.shards = report.shards;
+    if (report.models) s.models = { ...s.models, ...Object.fromEntries(Object.entries(report.models).filter(([, v]) => v !== undefined)) };
+    if (report.metrics) {
+      const m = report.metrics;
+      const at = this.metrics.findIndex((x) => x.iteration === m.iteration);
+      if (at >= 0) this.metrics[at] = m;
+      else this.metrics.push(m);
+      this.metrics.sort((a, b) => a.iteration - b.iteration);
+      s.lastMetrics = m;
+      s.bestReward = bestOf(this.metrics);
+      if (m.iteration > 0) s.models.policy = m.policy;
+    }
+    this.refresh();
+  }
+
+  /** Re-renders the details and upserts changed search attributes. */
+  refresh(): void {
+    const s = this.status;
+    setCurrentDetails(renderDetails(s, this.metrics, this.hooks.pending?.() ?? null));
+    const last = this.metrics.filter((m) => m.iteration > 0).at(-1);
+    const online = this.hooks.onlineOptions?.();
+    this.upsert({
+      stage: s.stage,
+      iteration: s.iteration > 0 ? s.iteration : undefined,
+      beta: last?.beta ?? online?.beta,
+      learningRate: last?.learningRate ?? online?.learningRate,
+      bestReward: s.bestReward ?? undefined,
+    });
+  }
+
+  private upsert(v: { run?: string; stage?: string; iteration?: number; beta?: number | null; learningRate?: number | null; bestReward?: number }): void {
+    if (!this.init.searchAttributes) return;
+    const pairs: SearchAttributeUpdatePair[] = [];
+    const add = <T extends string | number>(name: string, value: T | null | undefined, pair: (x: T) => SearchAttributeUpdatePair) => {
+      if (value === undefined || value === null || (typeof value === 'number' && !Number.isFinite(value))) return;
+      if (this.sent.get(name) === value) return;
+      this.sent.set(name, value);
+      pairs.push(pair(value));
+    };
+    add(RlhfRun.name, v.run, (x) => ({ key: RlhfRun, value: x }));
+    add(RlhfStage.name, v.stage, (x) => ({ key: RlhfStage, value: x }));
+    add(RlhfIteration.name, v.iteration, (x) => ({ key: RlhfIteration, value: x }));
+    add(RlhfBeta.name, v.beta, (x) => ({ key: RlhfBeta, value: x }));
+    add(RlhfLearningRate.name, v.learningRate, (x) => ({ key: RlhfLearningRate, value: x }));
+    add(RlhfBestReward.name, v.bestReward, (x) => ({ key: RlhfBestReward, value: x }));
+    if (pairs.length > 0) upsertSearchAttributes(pairs);
+  }
+
+  private async forward(send: (h: ChildWorkflowHandle<any>) => Promise<void>): Promise<void> {
+    const child = this.child;
+    if (!child) return;
+    try {
+      await send(child);
+    } catch {
+      // The child completed between our bookkeeping and the signal; nothing left to control there.
+    }
+  }
+}
+
+function bestOf(metrics: IterationMetrics[]): number | null {
+  const rewards = metrics.filter((m) => m.iteration > 0).map((m) => m.meanReward);
+  return rewards.length > 0 ? Math.max(...rewards) : null;
+}
+
+/** Applies a change to online options (re-exported for workflows). */
+export { applyNextIterationOptions };

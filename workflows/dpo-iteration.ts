@@ -1,0 +1,229 @@
+// One online DPO iteration t (recipe step 3): orchestration only — S3 keys and small metrics in and out.
+//   1. select the iteration's prompts (a disjoint seeded slice of the pool)            rlhf-control
+//   2. generate K responses per prompt with π_{t−1}, in shards, bounded window         rlhf-inference
+//   3. score every response with the reward model, same shards                          rlhf-inference
+//   4. build preference pairs (selector, tie rule, margin, length penalty)             rlhf-control
+//   5. DPO on this iteration's pairs, policy initialised from π_{t−1}                  rlhf-train
+//   6. evaluate the iterate on held-out prompts (RM reward, win rate vs SFT, KL, gold) rlhf-inference
+// The iterate's checkpoint is published at runs/<run>/iter-NNNN/policy (committed by the training step).
+import { workflowInfo } from '@temporalio/workflow';
+import type { ArtifactRef, BuiltPairs, Evaluation, GeneratedShard, PreparedData, ScoredShard, TrainedModel } from '../activities/types';
+import type { IterationMetrics } from '../shared/messages';
+import { iterationName } from '../shared/layout';
+import type { RecipeOptions } from '../shared/recipe';
+import { control, inference, train } from './activities';
+import { checkpointSettings, engineSettings, resolveOrFail } from './common';
+import { RunControl } from './control';
+import { inWindows } from './window';
+
+export interface DpoIterationInput {
+  run: string;
+  /** t, 1-based. */
+  iteration: number;
+  /** Full recipe options, with any setNextIterationOptions changes already applied to `online`. */
+  recipe: RecipeOptions;
+  data: PreparedData;
+  /** π_{t−1}. */
+  policy: ArtifactRef;
+  /** π_ref (the SFT model, or π_{t−1} when recipe.online.reference = 'previous'). */
+  reference: ArtifactRef;
+  sftModel: ArtifactRef;
+  rewardModel: ArtifactRef;
+  /** Committed baseline evaluation (for the win rate vs SFT). */
+  sftEval: ArtifactRef | null;
+  root?: string | null;
+  paused?: boolean;
+}
+
+export interface DpoIterationResult {
+  iteration: number;
+  /** π_t (equals π_{t−1} when no pair survived selection). */
+  policy: ArtifactRef;
+  prompts: ArtifactRef;
+  generations: ArtifactRef[];
+  scores: ArtifactRef[];
+  pairs: BuiltPairs;
+  train: TrainedModel | null;
+  evaluation: Evaluation;
+  overlongPrompts: number;
+  droppedPrompts: number;
+  metrics: IterationMetrics;
+}
+
+export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterationResult> {
+  const recipe = resolveOrFail(input.recipe);
+  const { run, iteration: t } = input;
+  const o = recipe.online;
+  const exec = recipe.execution;
+  const engine = engineSettings(recipe);
+  const it = iterationName(t);
+  const ctl = new RunControl(
+    {
+      workflow: workflowInfo().workflowType,
+      run,
+      iterations: o.iterations,
+      root: input.root ?? null,
+      searchAttributes: exec.searchAttributes,
+      paused: input.paused ?? false,
+    },
+    { onlineOptions: () => o },
+  ).install();
+  ctl.setStage('online-dpo');
+  await ctl.report({ iteration: t, step: 'select-prompts', shards: null });
+
+  // 1. prompts
+  await ctl.gate();
+  const prompts = await control(exec, `${it}: select ${o.promptsPerIteration} prompts`).selectPrompts({
+    run,
+    iteration: t,
+    promptPool: input.data.promptPool,
+    count: o.promptsPerIteration,
+    seed: recipe.seed,
+    shardSize: exec.shardSize,
+  });
+  const total = prompts.shards.length;
+
+  // 2. generation, in a bounded window of shards
+  await ctl.report({ step: 'generate', shards: { step: 'generate', done: 0, total } });
+  let done = 0;
+  const generated: GeneratedShard[] = await inWindows(prompts.shards, exec.inferenceWindow, async (s) => {
+    await ctl.gate();
+    const out = await inference(exec, `${it}: generate shard ${s.shard + 1}/${total} (K=${o.k})`).generateShard({
+      run,
+      iteration: t,
+      shard: s.shard,
+      start: s.start,
+      prompts: prompts.prefix,
+      policy: input.policy,
+      k: o.k,
+      temperatures: o.temperatures,
+      topP: o.topP,
+      maxNewTokens: o.maxNewTokens,
+      stopStrings: o.stopStrings,
+      maxPromptLength: o.maxPromptLength,
+      overlongPrompt: o.overlongPrompt,
+      seed: recipe.seed,
+      engine,
+    });
+    await ctl.report({ shards: { step: 'generate', done: ++done, total } });
+    return out;
+  });
+
+  // 3. scoring, same shards
+  await ctl.report({ step: 'score', shards: { step: 'score', done: 0, total } });
+  done = 0;
+  const scored: ScoredShard[] = await inWindows(generated, exec.inferenceWindow, async (g) => {
+    await ctl.gate();
+    const out = await inference(exec, `${it}: score shard ${g.shard + 1}/${total}`).scoreShard({
+      run,
+      iteration: t,
+      shard: g.shard,
+      start: g.start,
+      generations: g.prefix,
+      rewardModel: input.rewardModel,
+      k: o.k,
+      engine,
+    });
+    await ctl.report({ shards: { step: 'score', done: ++done, total } });
+    return out;
+  });
+
+  // 4. pairs
+  await ctl.report({ step: 'build-pairs', shards: null });
+  await ctl.gate();
+  const pairs = await control(exec, `${it}: build pairs (${o.pairSelector})`).buildPairs({
+    run,
+    iteration: t,
+    scores: scored.map((s) => ({ shard: s.shard, start: s.start, prefix: s.prefix })),
+    k: o.k,
+    options: { selector: o.pairSelector, tieRule: o.tieRule, marginThreshold: o.marginThreshold, lengthPenalty: o.lengthPenalty },
+    seed: recipe.seed,
+  });
+
+  // 5. DPO (skipped when selection kept no pair: the iterate is π_{t−1})
+  await ctl.report({ step: 'train' });
+  await ctl.gate();
+  let trained: TrainedModel | null = null;
+  if (pairs.stats.pairs > 0) {
+    trained = await train(exec, `${it}: DPO on ${pairs.stats.pairs} pairs (β=${o.beta}, lr=${o.learningRate})`).trainDpo({
+      run,
+      iteration: t,
+      policy: input.policy,
+      reference: input.reference,
+      pairs: pairs.prefix,
+      hyper: {
+        learningRate: o.learningRate,
+        schedule: o.schedule,
+        warmupRatio: o.warmupRatio,
+        epochs: o.epochs,
+        batchSize: o.batchSize,
+        gradientAccumulation: o.gradientAccumulation,
+        maxLength: o.maxLength,
+        maxPromptLength: o.maxPromptLength,
+        overlongPrompt: o.overlongPrompt,
+        weightDecay: o.weightDecay,
+        maxGradNorm: o.maxGradNorm,
+        beta: o.beta,
+        labelSmoothing: o.labelSmoothing,
+        rpoAlpha: o.rpoAlpha,
+        lossType: o.lossType,
+      },
+      seed: recipe.seed,
+      checkpoint: checkpointSettings(recipe),
+      engine,
+    });
+  }
+  const policy = trained?.model ?? input.policy;
+
+  // 6. evaluation
+  await ctl.report({ step: 'evaluate' });
+  await ctl.gate();
+  const evaluation = await inference(exec, `${it}: evaluate on ${recipe.evaluation.prompts} held-out prompts`).evaluateModel({
+    run,
+    stage: t,
+    policy,
+    reference: input.reference,
+    rewardModel: input.rewardModel,
+    evalPrompts: input.data.evalPrompts,
+    sftEval: input.sftEval,
+    count: recipe.evaluation.prompts,
+    temperature: recipe.evaluation.temperature,
+    maxNewTokens: recipe.evaluation.maxNewTokens,
+    stopStrings: o.stopStrings,
+    task: input.data.task,
+    seed: recipe.seed,
+    engine,
+  });
+
+  const metrics: IterationMetrics = {
+    iteration: t,
+    policy,
+    meanReward: evaluation.meanReward,
+    winRateVsSft: evaluation.winRateVsSft,
+    meanResponseLength: evaluation.meanResponseLength,
+    kl: evaluation.kl,
+    gold: evaluation.gold,
+    prompts: evaluation.prompts,
+    pairs: pairs.stats.pairs,
+    prompts_used: prompts.count,
+    trainLoss: trained?.finalLoss ?? null,
+    beta: o.beta,
+    learningRate: o.learningRate,
+    k: o.k,
+  };
+  await ctl.report({ step: 'done', shards: null });
+  ctl.setStage('completed');
+  return {
+    iteration: t,
+    policy,
+    prompts: prompts.prefix,
+    generations: generated.map((g) => g.prefix),
+    scores: scored.map((s) => s.prefix),
+    pairs,
+    train: trained,
+    evaluation,
+    overlongPrompts: generated.reduce((a, g) => a + g.overlong, 0),
+    droppedPrompts: generated.reduce((a, g) => a + g.dropped, 0),
+    metrics,
+  };
+}

@@ -1,0 +1,175 @@
+// The whole recipe as one durable run: prepare data → base model → SFT → reward model → online iterative
+// DPO (T iterations) → run summary. One object input; every field has a default, so `{}` runs the demo
+// configuration. Stages are skipped when the input names an existing model: `models.sft` (an s3:// HF-layout
+// folder) skips the base model and SFT, `models.reward` skips the reward model.
+//
+// Children: `${id}/sft` (supervisedFineTune), `${id}/reward-model` (trainRewardModel), `${id}/online`
+// (onlineDpo), whose iterations are `${id}/iter-0001`, ... (dpoIteration).
+import { allHandlersFinished, condition, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
+import type { ArtifactRef } from '../activities/types';
+import type { IterationMetrics } from '../shared/messages';
+import { applyNextIterationOptions, promptPoolSize, type NextIterationOptions, type RecipeInput, type RecipeOptions } from '../shared/recipe';
+import { control, train } from './activities';
+import { childId, resolveOrFail, runNameOrFail } from './common';
+import { RunControl } from './control';
+import { onlineDpo, type OnlineDpoResult } from './online-dpo';
+import { supervisedFineTune } from './supervised-fine-tune';
+import { trainRewardModel } from './train-reward-model';
+
+/** The recipe options (shared/recipe.ts) plus the run name. Every field is optional. */
+export interface RlhfPipelineInput extends RecipeInput {
+  /** Run name: artifacts go under runs/<run>/ (default: the workflow id). */
+  run?: string;
+}
+
+export interface RlhfPipelineResult {
+  run: string;
+  models: { base: ArtifactRef | null; sft: ArtifactRef; reward: ArtifactRef; final: ArtifactRef; best: ArtifactRef };
+  /** Stages not run because the input supplied their model. */
+  skipped: Array<'base-model' | 'sft' | 'reward-model'>;
+  metrics: IterationMetrics[];
+  iterations: number;
+  stoppedEarly: boolean;
+  summary: ArtifactRef;
+  config: ArtifactRef;
+}
+
+export async function rlhfPipeline(input: RlhfPipelineInput = {}): Promise<RlhfPipelineResult> {
+  const { run: runInput, ...recipeInput } = input ?? {};
+  const recipe: RecipeOptions = resolveOrFail(recipeInput);
+  const run = runNameOrFail(runInput);
+  const exec = recipe.execution;
+  const id = workflowInfo().workflowId;
+
+  // Every accepted setNextIterationOptions change; forwarded to the online child when it runs.
+  let known = recipe.online;
+  let pending: NextIterationOptions | null = null;
+  let online: ChildWorkflowHandle<typeof onlineDpo> | null = null;
+  const ctl: RunControl = new RunControl(
+    { workflow: workflowInfo().workflowType, run, iterations: recipe.online.iterations, root: null, searchAttributes: exec.searchAttributes },
+    {
+      onlineOptions: () => known,
+      onOptions: async (change): Promise<number> => {
+        known = applyNextIterationOptions(known, change);
+        if (online && (await ctl.forwardOptions(change))) return ctl.status.iteration + 1;
+        pending = { ...(pending ?? {}), ...change };
+        return Math.max(1, ctl.status.iteration + 1);
+      },
+      pending: () => pending,
+    },
+  ).install();
+
+  // 1. data and the resolved configuration
+  ctl.setStage('prepare-data');
+  const ctrl = control(exec, `prepare data for ${run}`);
+  const config = await ctrl.recordRunConfig({ run, workflowId: id, options: recipe });
+  await ctl.gate();
+  const data = await ctrl.prepareData({ run, seed: recipe.seed, data: recipe.data, poolSize: promptPoolSize(recipe), shardSize: exec.shardSize });
+
+  const skipped: RlhfPipelineResult['skipped'] = [];
+  // 2. base model + SFT (skipped when models.sft is given)
+  let base: ArtifactRef | null = recipe.models.base;
+  let sft: ArtifactRef;
+  if (recipe.models.sft) {
+    sft = recipe.models.sft;
+    skipped.push('base-model', 'sft');
+  } else {
+    if (!base) {
+      await ctl.gate();
+      ctl.setStage('base-model');
+      base = await train(exec, `initialise demo base model for ${run}`).initBaseModel({ run, seed: recipe.seed, demo: recipe.models.demo });
+    } else {
+      skipped.push('base-model');
+    }
+    await ctl.gate();
+    ctl.setStage('sft');
+    const child = await startChild(supervisedFineTune, {
+      workflowId: childId.sft(id),
+      taskQueue: exec.taskQueues.control,
+      staticSummary: `${run}: supervised fine-tuning`,
+      args: [{ run, recipe, baseModel: base, data: data.sft, root: id }],
+    });
+    await ctl.setChild(child);
+    sft = (await child.result()).model;
+    await ctl.setChild(null);
+  }
+  await ctl.report({ models: { sft } });
+
+  // 3. reward model (skipped when models.reward is given); initialised from the SFT policy
+  let reward: ArtifactRef;
+  if (recipe.models.reward) {
+    reward = recipe.models.reward;
+    skipped.push('reward-model');
+  } else {
+    await ctl.gate();
+    ctl.setStage('reward-model');
+    const child = await startChild(trainRewardModel, {
+      workflowId: childId.rewardModel(id),
+      taskQueue: exec.taskQueues.control,
+      staticSummary: `${run}: Bradley–Terry reward model`,
+      args: [{ run, recipe, initFrom: sft, data: data.preferences, root: id }],
+    });
+    await ctl.setChild(child);
+    reward = (await child.result()).model;
+    await ctl.setChild(null);
+  }
+  await ctl.report({ models: { reward } });
+
+  // 4. online iterative DPO
+  await ctl.gate();
+  ctl.setStage('online-dpo');
+  const sentPending = pending;
+  pending = null;
+  online = await startChild(onlineDpo, {
+    workflowId: childId.online(id),
+    taskQueue: exec.taskQueues.control,
+    staticSummary: `${run}: online iterative DPO, ${recipe.online.iterations} iteration(s)`,
+    args: [
+      {
+        run,
+        recipe,
+        sftModel: sft,
+        rewardModel: reward,
+        data,
+        root: id,
+        iterationIdPrefix: id,
+        paused: ctl.paused,
+        stopAfterIteration: ctl.stopAfterIteration,
+        pendingOptions: sentPending,
+      },
+    ],
+  });
+  // Changes accepted between building the input and now are forwarded here.
+  const late: NextIterationOptions | null = pending;
+  pending = null;
+  await ctl.setChild(online, late);
+  const result: OnlineDpoResult = await online.result();
+  online = null;
+  await ctl.setChild(null);
+
+  // 5. summary
+  ctl.setStage('summary');
+  const finalPolicy = result.policy;
+  const bestPolicy = result.best?.policy ?? finalPolicy;
+  const summary = await control(exec, `write the run summary of ${run}`).writeRunSummary({
+    run,
+    workflowId: id,
+    options: recipe,
+    models: { base, sft, reward, final: finalPolicy, best: bestPolicy },
+    metrics: result.metrics,
+    stoppedEarly: result.stoppedEarly,
+  });
+  await ctl.report({ models: { policy: finalPolicy } });
+  ctl.setStage(result.stoppedEarly ? 'stopped' : 'completed');
+  await condition(allHandlersFinished);
+  return {
+    run,
+    models: { base, sft, reward, final: finalPolicy, best: bestPolicy },
+    skipped,
+    metrics: result.metrics,
+    iterations: result.iterations,
+    stoppedEarly: result.stoppedEarly,
+    summary,
+    config,
+  };
+}
