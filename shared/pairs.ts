@@ -6,7 +6,7 @@
 //   max_random chosen = argmax s, rejected = a seeded random other response
 //   random     two distinct seeded random responses, ordered by s
 //   max_min_p  max_min on length-penalised scores (requires λ > 0)
-// Ties in argmax/argmin go to the lowest index. A prompt is dropped when the two responses are identical,
+// Ties in argmax/argmin go to the lowest index; rejected is never the chosen index itself. A prompt is dropped when the two responses are identical,
 // when their scores are equal under tieRule 'drop', or when the margin s_c − s_r is below marginThreshold.
 // Pure module: the control activity and tests use it.
 import type { PairSelector, TieRule } from './recipe';
@@ -80,9 +80,9 @@ function argmax(s: number[], exclude = -1): number {
   return best;
 }
 
-function argmin(s: number[]): number {
-  let worst = 0;
-  for (let i = 1; i < s.length; i++) if ((s[i] as number) < (s[worst] as number)) worst = i;
+function argmin(s: number[], exclude = -1): number {
+  let worst = -1;
+  for (let i = 0; i < s.length; i++) if (i !== exclude && (worst < 0 || (s[i] as number) < (s[worst] as number))) worst = i;
   return worst;
 }
 
@@ -95,8 +95,10 @@ export function pickIndices(selector: PairSelector, s: number[], random: () => n
   };
   switch (selector) {
     case 'max_min':
-    case 'max_min_p':
-      return [argmax(s), argmin(s)];
+    case 'max_min_p': {
+      const best = argmax(s);
+      return [best, argmin(s, best)];
+    }
     case 'max_max': {
       const best = argmax(s);
       return [best, argmax(s, best)];
