@@ -1,0 +1,30 @@
+// Activities of the foundation test workflows, written like the project's: deterministic prefix, skip when
+// committed, write, commit last.
+import type { ArtifactStore } from '../../shared/store';
+
+export interface FoundationActivities {
+  writeAndCommit(input: { prefix: string; rows: number }): Promise<string>;
+  readCommitted(input: { prefix: string }): Promise<{ rows: number; sum: number }>;
+}
+
+export function createFoundationActivities(store: ArtifactStore, calls: string[] = []): FoundationActivities {
+  return {
+    async writeAndCommit({ prefix, rows }) {
+      calls.push(`writeAndCommit ${prefix}`);
+      if (await store.isCommitted(prefix)) return prefix;
+      const data = Array.from({ length: rows }, (_, i) => ({ i, square: i * i }));
+      const written = await store.writeJsonl(`${prefix}/rows.jsonl`, data);
+      await store.commit(prefix, [written], { rows: written.rows });
+      return prefix;
+    },
+    async readCommitted({ prefix }) {
+      let rows = 0;
+      let sum = 0;
+      for await (const row of store.readCommittedJsonl<{ square: number }>(prefix, 'rows.jsonl')) {
+        rows += 1;
+        sum += row.square;
+      }
+      return { rows, sum };
+    },
+  };
+}
