@@ -1,0 +1,118 @@
+// The public engine API end to end: models in worker threads, errors across the boundary, responsiveness.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import { EngineInputError, engine } from './index';
+
+const root = mkdtempSync(join(tmpdir(), 'engine-api-'));
+afterAll(() => rmSync(root, { recursive: true, force: true }));
+
+const base = {
+  intermediate_size: 64,
+  num_hidden_layers: 2,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  hidden_size: 32,
+  max_position_embeddings: 128,
+  tokenizer: 'byte' as const,
+};
+
+describe('engine (public API)', () => {
+  it('initModel → loadPolicy → generate / logProbs / promptLength; reward model from the policy', async () => {
+    const policyDir = join(root, 'policy');
+    const rmDir = join(root, 'rm');
+    await engine.initModel({ ...base, dir: policyDir, architecture: 'LlamaForCausalLM', seed: 1 });
+    await engine.initModel({ ...base, dir: rmDir, architecture: 'LlamaForSequenceClassification', seed: 2, initFrom: policyDir });
+    const policy = await engine.loadPolicy(policyDir);
+    const rm = await engine.loadRewardModel(rmDir);
+    try {
+      expect(policy.maxLength).toBe(128);
+      expect(policy.promptLength('abc')).toBe(4); // bos + 3 bytes
+      const progress: number[] = [];
+      const gens = await policy.generate(['Hello', [{ role: 'user', content: 'Hi' }]], {
+        n: 2,
+        temperatures: [1],
+        maxNewTokens: 8,
+        seed: 'api',
+        onProgress: (p) => progress.push(p.done),
+      });
+      expect(gens).toHaveLength(2);
+      expect(gens[0]!.responses).toHaveLength(2);
+      expect(progress.at(-1)).toBe(2);
+      const items = gens.flatMap((g, i) => g.responses.map((response) => ({ prompt: i === 0 ? 'Hello' : [{ role: 'user', content: 'Hi' }], response })));
+      const lps = await policy.logProbs(items);
+      expect(lps).toHaveLength(4);
+      for (const x of lps) expect(x).toBeLessThan(0);
+      const rewards = await rm.score(items, { batchSize: 3 });
+      expect(rewards).toHaveLength(4);
+      for (const r of rewards) expect(Number.isFinite(r)).toBe(true);
+    } finally {
+      await policy.release();
+      await rm.release();
+    }
+  });
+
+  it('bad input rejects with EngineInputError (across the worker boundary), naming what is wrong', async () => {
+    const policyDir = join(root, 'policy-err');
+    await engine.initModel({ ...base, dir: policyDir, architecture: 'LlamaForCausalLM', seed: 3 });
+    const missing = await engine.loadPolicy(join(root, 'nope')).catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(EngineInputError);
+    expect((missing as Error).message).toContain(join(root, 'nope'));
+    await expect(engine.loadRewardModel(policyDir)).rejects.toThrow(/expected LlamaForSequenceClassification/);
+    await expect(engine.loadPolicy(policyDir, { device: 'tpu' as never })).rejects.toThrow(EngineInputError);
+    const policy = await engine.loadPolicy(policyDir);
+    try {
+      const e = await policy.generate(['short', 'x'.repeat(300)], { n: 1, temperatures: [1], maxNewTokens: 4, seed: 's' }).catch((x: unknown) => x);
+      expect(e).toBeInstanceOf(EngineInputError);
+      expect((e as Error).name).toBe('EngineInputError');
+      expect((e as Error).message).toMatch(/prompt 1 has 301 tokens/);
+    } finally {
+      await policy.release();
+    }
+  });
+
+  it('keeps the event loop responsive during a long generation and aborts it promptly', async () => {
+    const dir = join(root, 'policy-big');
+    await engine.initModel({
+      dir,
+      architecture: 'LlamaForCausalLM',
+      hidden_size: 256,
+      intermediate_size: 768,
+      num_hidden_layers: 4,
+      num_attention_heads: 4,
+      num_key_value_heads: 2,
+      max_position_embeddings: 512,
+      tokenizer: 'byte',
+      seed: 4,
+    });
+    const policy = await engine.loadPolicy(dir);
+    try {
+      let last = performance.now();
+      let maxGap = 0;
+      const timer = setInterval(() => {
+        const now = performance.now();
+        maxGap = Math.max(maxGap, now - last);
+        last = now;
+      }, 5);
+      const t0 = performance.now();
+      await policy.generate(['a', 'bb', 'ccc', 'dddd'], { n: 4, temperatures: [1], maxNewTokens: 128, seed: 'long', stopTokenIds: [] });
+      const took = performance.now() - t0;
+      clearInterval(timer);
+      expect(took).toBeGreaterThan(300); // long enough that a main-thread run would have blocked visibly
+      expect(maxGap).toBeLessThan(250); // generous bound; a blocked loop would show the whole run
+
+      const ac = new AbortController();
+      const started = performance.now();
+      const run = policy.generate(['a', 'bb'], { n: 8, temperatures: [1], maxNewTokens: 400, seed: 'abort', stopTokenIds: [], signal: ac.signal });
+      setTimeout(() => ac.abort(), 200);
+      await expect(run).rejects.toMatchObject({ name: 'AbortError' });
+      expect(performance.now() - started).toBeLessThan(1000);
+      // The model still serves calls after an abort.
+      const again = await policy.generate(['a'], { n: 1, temperatures: [0], maxNewTokens: 4, seed: 's' });
+      expect(again[0]!.tokenCounts[0]).toBeGreaterThan(0);
+    } finally {
+      await policy.release();
+    }
+  });
+});
