@@ -1,0 +1,174 @@
+// rlhfPipeline with mock activities on the real dev server: stage order, child ids, stage skipping, input
+// validation, search attributes, live details, and setNextIterationOptions forwarded to the running loop.
+import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { metricsQuery, setNextIterationOptionsUpdate, statusQuery } from '../../shared/messages';
+import { RlhfBestReward, RlhfBeta, RlhfIteration, RlhfLearningRate, RlhfRun, RlhfStage } from '../../shared/search-attributes';
+import { rlhfPipeline } from '../../workflows';
+import { bundleWorkflows, eventually, startHarness, type Harness } from './harness';
+
+let bundle: WorkflowBundle;
+let h: Harness;
+
+beforeAll(async () => {
+  bundle = await bundleWorkflows();
+  h = await startHarness(bundle);
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+describe('rlhfPipeline (mock activities)', () => {
+  it('runs data → base → SFT → RM → baseline eval → T iterations → summary, with child ids under the pipeline id', async () => {
+    const id = h.id('pipeline');
+    const result = await h.client.workflow.execute(rlhfPipeline, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, ...h.recipe() }] });
+
+    const top = h.mocks.calls.filter((c) => c.input.run === id).map((c) => c.name);
+    const collapse = top.filter((n, i) => n !== top[i - 1]);
+    expect(collapse).toEqual([
+      'recordRunConfig',
+      'prepareData',
+      'initBaseModel',
+      'trainSft',
+      'trainRewardModel',
+      'evaluateModel',
+      'selectPrompts',
+      'generateShard',
+      'scoreShard',
+      'buildPairs',
+      'trainDpo',
+      'evaluateModel',
+      'selectPrompts',
+      'generateShard',
+      'scoreShard',
+      'buildPairs',
+      'trainDpo',
+      'evaluateModel',
+      'writeRunSummary',
+    ]);
+    // 8 prompts per iteration in shards of 4 → 2 generation and 2 scoring shards per iteration
+    expect(h.mocks.count('generateShard', (i) => i.run === id)).toBe(4);
+    expect(h.mocks.count('scoreShard', (i) => i.run === id)).toBe(4);
+
+    // iteration t trains from π_{t−1} against the SFT reference
+    const dpo = h.mocks.calls.filter((c) => c.name === 'trainDpo' && c.input.run === id).map((c) => c.input);
+    expect(dpo.map((d) => [d.iteration, d.policy, d.reference])).toEqual([
+      [1, `runs/${id}/sft/checkpoint`, `runs/${id}/sft/checkpoint`],
+      [2, `runs/${id}/iter-0001/policy`, `runs/${id}/sft/checkpoint`],
+    ]);
+    expect(h.mocks.calls.find((c) => c.name === 'trainRewardModel' && c.input.run === id)?.input.initFrom).toBe(`runs/${id}/sft/checkpoint`);
+
+    expect(result.skipped).toEqual([]);
+    expect(result.iterations).toBe(2);
+    expect(result.stoppedEarly).toBe(false);
+    expect(result.metrics.map((m) => m.iteration)).toEqual([0, 1, 2]);
+    expect(result.models).toMatchObject({ sft: `runs/${id}/sft/checkpoint`, reward: `runs/${id}/reward-model/checkpoint`, final: `runs/${id}/iter-0002/policy` });
+    expect(result.models.best).toBe(`runs/${id}/iter-0002/policy`);
+
+    for (const child of ['sft', 'reward-model', 'online', 'iter-0001', 'iter-0002']) {
+      const d = await h.client.workflow.getHandle(`${id}/${child}`).describe();
+      expect(d.status.name, child).toBe('COMPLETED');
+    }
+
+    const handle = h.client.workflow.getHandle(id);
+    const desc = await handle.describe();
+    const sa = desc.typedSearchAttributes;
+    expect(sa.get(RlhfRun)).toBe(id);
+    expect(sa.get(RlhfStage)).toBe('completed');
+    expect(sa.get(RlhfIteration)).toBe(2);
+    expect(sa.get(RlhfBeta)).toBeCloseTo(0.1);
+    expect(sa.get(RlhfLearningRate)).toBeCloseTo(5e-5);
+    expect(sa.get(RlhfBestReward)).toBeCloseTo(0.2);
+    // children carry the run too, so a run's workflows are one filter away
+    expect((await h.client.workflow.getHandle(`${id}/iter-0001`).describe()).typedSearchAttributes.get(RlhfRun)).toBe(id);
+
+    const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string; definition?: { queryDefinitions?: Array<{ name: string; description?: string }> } };
+    expect(metadata.currentDetails).toContain('| iter | RM reward | win vs SFT');
+    expect(metadata.currentDetails).toMatch(/\| 2 \| 0\.200 \| 0\.70 \|/);
+    const queries = metadata.definition?.queryDefinitions ?? [];
+    expect(queries.find((q) => q.name === 'status')?.description).toMatch(/stage, iteration/);
+
+    const status = await handle.query(statusQuery);
+    expect(status).toMatchObject({ stage: 'completed', iteration: 2, paused: false, bestReward: 0.2 });
+    expect((await handle.query(metricsQuery)).map((m) => m.iteration)).toEqual([0, 1, 2]);
+  });
+
+  it('skips base model, SFT and reward model when the input gives s3:// models', async () => {
+    const id = h.id('skip');
+    const result = await h.client.workflow.execute(rlhfPipeline, {
+      taskQueue: h.queues.control,
+      workflowId: id,
+      args: [{ run: id, ...h.recipe({ online: { iterations: 1 }, models: { sft: 's3://models/llama/sft', reward: 's3://models/llama/rm' } }) }],
+    });
+    const names = h.mocks.calls.filter((c) => c.input.run === id).map((c) => c.name);
+    expect(names).not.toContain('initBaseModel');
+    expect(names).not.toContain('trainSft');
+    expect(names).not.toContain('trainRewardModel');
+    expect(result.skipped).toEqual(['base-model', 'sft', 'reward-model']);
+    const dpo = h.mocks.calls.find((c) => c.name === 'trainDpo' && c.input.run === id)?.input;
+    expect(dpo).toMatchObject({ policy: 's3://models/llama/sft', reference: 's3://models/llama/sft' });
+    expect(h.mocks.calls.find((c) => c.name === 'generateShard' && c.input.run === id)?.input.policy).toBe('s3://models/llama/sft');
+    expect(h.mocks.calls.find((c) => c.name === 'scoreShard' && c.input.run === id)?.input.rewardModel).toBe('s3://models/llama/rm');
+  });
+
+  it('skips only SFT-side stages when only models.sft is given; reference "previous" uses π_{t−1}', async () => {
+    const id = h.id('skip-sft');
+    await h.client.workflow.execute(rlhfPipeline, {
+      taskQueue: h.queues.control,
+      workflowId: id,
+      args: [{ run: id, ...h.recipe({ online: { reference: 'previous' }, models: { sft: 's3://models/llama/sft' } }) }],
+    });
+    const names = h.mocks.calls.filter((c) => c.input.run === id).map((c) => c.name);
+    expect(names).not.toContain('trainSft');
+    expect(names).toContain('trainRewardModel');
+    const dpo = h.mocks.calls.filter((c) => c.name === 'trainDpo' && c.input.run === id).map((c) => c.input.reference);
+    expect(dpo).toEqual(['s3://models/llama/sft', `runs/${id}/iter-0001/policy`]);
+  });
+
+  it('fails at once with a non-retryable error naming the bad fields', async () => {
+    const id = h.id('invalid');
+    const err = await h.client.workflow
+      .execute(rlhfPipeline, { taskQueue: h.queues.control, workflowId: id, args: [{ ...h.recipe({ online: { beta: -1, k: 1 } }) }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    const cause = (err as WorkflowFailedError).cause;
+    expect(cause).toBeInstanceOf(ApplicationFailure);
+    expect((cause as ApplicationFailure).type).toBe('InvalidRecipeOptions');
+    expect((cause as ApplicationFailure).nonRetryable).toBe(true);
+    expect(cause?.message).toMatch(/online\.beta must be > 0 \(got -1\)/);
+    expect(cause?.message).toMatch(/online\.k must be an integer in \[2, 1024\] \(got 1\)/);
+    expect(h.mocks.calls.filter((c) => c.input.run === id)).toEqual([]);
+  });
+
+  it('setNextIterationOptions: rejects bad values, forwards accepted ones to the following iterations', async () => {
+    const id = h.id('update');
+    const gate = h.mocks.gate('trainDpo:1');
+    const handle = await h.client.workflow.start(rlhfPipeline, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, ...h.recipe() }] });
+    await gate.started;
+
+    await expect(handle.executeUpdate(setNextIterationOptionsUpdate, { args: [{ beta: 0 }] })).rejects.toThrow(WorkflowUpdateFailedError);
+    const rejected = await handle.executeUpdate(setNextIterationOptionsUpdate, { args: [{ k: 3 }] }).catch((e: WorkflowUpdateFailedError) => e);
+    expect((rejected as WorkflowUpdateFailedError).cause?.message).toMatch(/k \(3\) must be a multiple of the number of temperatures \(2\)/);
+    await expect(handle.executeUpdate(setNextIterationOptionsUpdate, { args: [{ epochs: 9 } as never] })).rejects.toThrow(WorkflowUpdateFailedError);
+
+    const ok = await handle.executeUpdate(setNextIterationOptionsUpdate, { args: [{ beta: 0.05, k: 6, temperatures: [1, 0.8, 0.6] }] });
+    expect(ok.appliesFromIteration).toBe(2);
+    gate.release();
+    const result = await handle.result();
+
+    const dpo = h.mocks.calls.filter((c) => c.name === 'trainDpo' && c.input.run === id).map((c) => c.input.hyper.beta);
+    expect(dpo).toEqual([0.1, 0.05]);
+    const gen = h.mocks.calls.filter((c) => c.name === 'generateShard' && c.input.run === id).map((c) => [c.input.iteration, c.input.k, c.input.temperatures.length]);
+    expect(gen).toEqual([
+      [1, 4, 2],
+      [1, 4, 2],
+      [2, 6, 3],
+      [2, 6, 3],
+    ]);
+    expect(result.metrics.map((m) => m.beta)).toEqual([null, 0.1, 0.05]);
+    await eventually(async () => (await handle.describe()).typedSearchAttributes.get(RlhfBeta) === 0.05, 5000, 'RlhfBeta = 0.05');
+  });
+});
