@@ -1,0 +1,140 @@
+// onlineDpo / dpoIteration / stage workflows with mock activities on the real dev server: pause/resume,
+// stopAfterIteration, continue-as-new carrying state, children started alone.
+import { WorkflowFailedError } from '@temporalio/client';
+import type { WorkflowBundle } from '@temporalio/worker';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { pauseSignal, resumeSignal, setNextIterationOptionsUpdate, statusQuery, stopAfterIterationSignal } from '../../shared/messages';
+import { RlhfIteration, RlhfStage } from '../../shared/search-attributes';
+import { onlineDpo, rlhfPipeline, supervisedFineTune, trainRewardModel } from '../../workflows';
+import { bundleWorkflows, eventually, startHarness, type Harness } from './harness';
+
+let bundle: WorkflowBundle;
+let h: Harness;
+
+beforeAll(async () => {
+  bundle = await bundleWorkflows();
+  h = await startHarness(bundle);
+});
+
+afterAll(async () => {
+  await h?.close();
+});
+
+const models = { sft: 's3://models/m/sft', reward: 's3://models/m/rm' };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+describe('onlineDpo (mock activities)', () => {
+  it('pause holds the next step (forwarded to the running iteration); resume continues', async () => {
+    const id = h.id('pause');
+    const gate = h.mocks.gate('trainDpo:1');
+    const handle = await h.client.workflow.start(onlineDpo, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, recipe: h.recipe({ models }) }] });
+    await gate.started;
+    await handle.signal(pauseSignal, 'inspect the pairs');
+    await eventually(async () => (await handle.query(statusQuery)).paused, 5000, 'status.paused');
+    // the iteration child got the pause too
+    await eventually(async () => (await h.client.workflow.getHandle(`${id}/iter-0001`).query(statusQuery)).paused, 5000, 'child paused');
+    gate.release();
+    await sleep(1500);
+    // trainDpo finished, but the evaluation (next step) did not start while paused
+    expect(h.mocks.count('evaluateModel', (i) => i.run === id && i.stage === 1)).toBe(0);
+    const status = await handle.query(statusQuery);
+    expect(status).toMatchObject({ paused: true, iteration: 1, step: 'evaluate', activeChild: `${id}/iter-0001` });
+
+    await handle.signal(resumeSignal);
+    const result = await handle.result();
+    expect(result.iterations).toBe(2);
+    expect(h.mocks.count('evaluateModel', (i) => i.run === id)).toBe(3);
+  });
+
+  it('pause on the pipeline reaches the iteration two levels down', async () => {
+    const id = h.id('pause-pipeline');
+    const gate = h.mocks.gate('generateShard:1:0');
+    const handle = await h.client.workflow.start(rlhfPipeline, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, ...h.recipe({ models }) }] });
+    await gate.started;
+    await handle.signal(pauseSignal);
+    await eventually(async () => (await h.client.workflow.getHandle(`${id}/iter-0001`).query(statusQuery)).paused, 5000, 'iteration paused');
+    gate.release();
+    await sleep(1500);
+    expect(h.mocks.count('scoreShard', (i) => i.run === id)).toBe(0);
+    await handle.signal(resumeSignal);
+    const result = await handle.result();
+    expect(result.iterations).toBe(2);
+  });
+
+  it('stopAfterIteration finishes the current iteration and stops the loop', async () => {
+    const id = h.id('stop');
+    const gate = h.mocks.gate('buildPairs:1');
+    const handle = await h.client.workflow.start(rlhfPipeline, {
+      taskQueue: h.queues.control,
+      workflowId: id,
+      args: [{ run: id, ...h.recipe({ models, online: { iterations: 3 } }) }],
+    });
+    await gate.started;
+    await handle.signal(stopAfterIterationSignal);
+    await eventually(async () => (await handle.query(statusQuery)).stopAfterIteration === 1, 5000, 'stopAfterIteration = 1');
+    gate.release();
+    const result = await handle.result();
+    expect(result.iterations).toBe(1);
+    expect(result.stoppedEarly).toBe(true);
+    expect(result.metrics.map((m) => m.iteration)).toEqual([0, 1]);
+    expect(h.mocks.count('selectPrompts', (i) => i.run === id && i.iteration === 2)).toBe(0);
+    expect(h.mocks.count('writeRunSummary', (i) => i.run === id && i.stoppedEarly === true)).toBe(1);
+    const sa = (await handle.describe()).typedSearchAttributes;
+    expect(sa.get(RlhfStage)).toBe('stopped');
+    expect(sa.get(RlhfIteration)).toBe(1);
+  });
+
+  it('continues as new past the history threshold, carrying policy, metrics, pending options and stop', async () => {
+    const id = h.id('can');
+    const gate = h.mocks.gate('trainDpo:1');
+    const handle = await h.client.workflow.start(onlineDpo, {
+      taskQueue: h.queues.control,
+      workflowId: id,
+      args: [{ run: id, recipe: h.recipe({ models, online: { iterations: 4 }, execution: { continueAsNewAfterEvents: 1 } }) }],
+    });
+    const firstRunId = handle.firstExecutionRunId;
+    await gate.started;
+    const accepted = await handle.executeUpdate(setNextIterationOptionsUpdate, { args: [{ beta: 0.25 }] });
+    expect(accepted.appliesFromIteration).toBe(2);
+    await handle.signal(stopAfterIterationSignal, 3);
+    gate.release();
+    const result = await handle.result();
+
+    expect(result.continuedAsNew).toBe(2); // after iterations 1 and 2; iteration 3 is the last one
+    expect(result.iterations).toBe(3);
+    expect(result.stoppedEarly).toBe(true);
+    expect(result.metrics.map((m) => m.iteration)).toEqual([0, 1, 2, 3]);
+    expect((await h.client.workflow.getHandle(id, firstRunId).describe()).status.name).toBe('CONTINUED_AS_NEW');
+
+    const dpo = h.mocks.calls.filter((c) => c.name === 'trainDpo' && c.input.run === id).map((c) => c.input);
+    expect(dpo.map((d) => d.iteration)).toEqual([1, 2, 3]);
+    expect(dpo.map((d) => d.policy)).toEqual(['s3://models/m/sft', `runs/${id}/iter-0001/policy`, `runs/${id}/iter-0002/policy`]);
+    expect(dpo.map((d) => d.hyper.beta)).toEqual([0.1, 0.25, 0.25]);
+    // the SFT baseline is evaluated once, not again after continue-as-new
+    expect(h.mocks.count('evaluateModel', (i) => i.run === id && i.stage === 'sft')).toBe(1);
+    expect(h.mocks.count('prepareData', (i) => i.run === id)).toBe(1);
+  });
+
+  it('fails clearly when started alone without models', async () => {
+    const err = await h.client.workflow
+      .execute(onlineDpo, { taskQueue: h.queues.control, workflowId: h.id('nomodels'), args: [{ recipe: h.recipe() }] })
+      .catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    expect((err as WorkflowFailedError).cause?.message).toMatch(/onlineDpo needs an SFT policy and a reward model/);
+  });
+
+  it('supervisedFineTune and trainRewardModel run alone from {}-like input', async () => {
+    const id = h.id('alone');
+    const sft = await h.client.workflow.execute(supervisedFineTune, { taskQueue: h.queues.control, workflowId: `${id}-sft`, args: [{ run: id, recipe: h.recipe() }] });
+    expect(sft.model).toBe(`runs/${id}/sft/checkpoint`);
+    expect(sft.baseModel).toBe(`runs/${id}/base/model`);
+    const rm = await h.client.workflow.execute(trainRewardModel, {
+      taskQueue: h.queues.control,
+      workflowId: `${id}-rm`,
+      args: [{ run: id, recipe: h.recipe(), initFrom: sft.model }],
+    });
+    expect(rm.model).toBe(`runs/${id}/reward-model/checkpoint`);
+    const names = h.mocks.calls.filter((c) => c.input.run === id).map((c) => c.name);
+    expect(names).toEqual(['prepareData', 'initBaseModel', 'trainSft', 'prepareData', 'trainRewardModel']);
+  });
+});
