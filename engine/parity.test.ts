@@ -13,6 +13,8 @@ import { clipGradNorm } from './optim/clip';
 import { lrMultiplier } from './optim/schedule';
 import { loadTokenizer } from './tokenizer/tokenizer';
 import type { PairRow } from './api';
+import type { PairExample } from './train/data';
+import { dpoObjective, rewardObjective, sequenceLogps, sftObjective } from './train/objectives';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'test', 'fixtures', 'parity');
 
@@ -24,6 +26,7 @@ export interface ParityExpected {
   logps: Record<string, number[]>;
   response_tokens: number[];
   rewards: number[];
+  bt_accuracy: number;
   greedy: { model: string; prompt_ids: number[]; new_ids: number[] }[];
   losses: Record<string, number>;
   dpo_reference_logps: number[];
@@ -147,4 +150,81 @@ describe('parity: optimizer', () => {
       s.lrs[kind].forEach((lr, step) => expect(lrMultiplier(kind, step, s.total, s.warmup)).toBeCloseTo(lr, 12));
     }
   });
+});
+
+// ---------------------------------------------------------------- losses and gradients
+
+function relErr(a: number, b: number): number {
+  return Math.abs(a - b) / Math.max(Math.abs(b), 1e-12);
+}
+
+/** max |a − b| / max |b| over a whole tensor (gradients of tiny entries are compared at the tensor's scale). */
+function tensorRelErr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let num = 0;
+  let den = 0;
+  for (let i = 0; i < a.length; i++) {
+    num = Math.max(num, Math.abs(a[i]! - b[i]!));
+    den = Math.max(den, Math.abs(b[i]!));
+  }
+  return num / Math.max(den, 1e-12);
+}
+
+function expectGrads(key: string, grads: Map<string, Float32Array>, weights: Weights): number {
+  let worst = 0;
+  for (const name of weights.keys()) {
+    const ref = refTensors.get(`${key}/${name}`);
+    if (!ref) throw new Error(`fixture has no gradient ${key}/${name}`);
+    const err = tensorRelErr(grads.get(name)!, ref.data);
+    worst = Math.max(worst, err);
+    expect(err, `${key}: gradient of ${name}`).toBeLessThan(1e-3);
+  }
+  return worst;
+}
+
+const pairsOf = (): PairExample[] =>
+  expected.prompt_ids.map((p, i) => ({
+    chosen: { promptIds: p, responseIds: expected.chosen_ids[i]! },
+    rejected: { promptIds: p, responseIds: expected.rejected_ids[i]! },
+  }));
+
+describe('parity: losses and gradients (PyTorch autograd)', () => {
+  for (const name of ['causal-untied', 'causal-tied']) {
+    it(`SFT ${name}: loss ≤ 1e-5 relative, every gradient ≤ 1e-3 relative`, async () => {
+      const model = loadHfModel(join(FIXTURES, name));
+      const obj = sftObjective(model.config);
+      const out = await obj.run(model.weights, pairsOf().map((p) => p.chosen));
+      await obj.release();
+      expect(relErr(out.loss, expected.losses[`sft/${name}`]!)).toBeLessThan(1e-5);
+      expectGrads(`sft/${name}`, out.grads, model.weights);
+    });
+  }
+  it('Bradley–Terry reward model', async () => {
+    const model = loadHfModel(join(FIXTURES, 'reward'));
+    const obj = rewardObjective(model.config);
+    const out = await obj.run(model.weights, pairsOf());
+    await obj.release();
+    expect(relErr(out.loss, expected.losses['bt/reward']!)).toBeLessThan(1e-5);
+    expect(out.sums!['accuracy']! / 3).toBeCloseTo(expected.bt_accuracy, 12);
+    expectGrads('bt/reward', out.grads, model.weights);
+  });
+  it('DPO reference log-probs (sequence log-prob graph) match', async () => {
+    const ref = loadHfModel(join(FIXTURES, 'causal-tied'));
+    const pairs = pairsOf();
+    const lp = await sequenceLogps(ref.config, ref.weights, [...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)], { batchSize: 4 });
+    lp.forEach((x, i) => expect(relErr(x, expected.dpo_reference_logps[i]!)).toBeLessThan(1e-5));
+  });
+  for (const [key, c] of Object.entries(expected.dpo_cases)) {
+    it(`${key} (β ${c.beta}, label smoothing ${c.label_smoothing}, rpo_alpha ${c.rpo_alpha})`, async () => {
+      const model = loadHfModel(join(FIXTURES, 'causal-untied'));
+      const obj = dpoObjective(model.config, { beta: c.beta, labelSmoothing: c.label_smoothing, rpoAlpha: c.rpo_alpha, lossType: c.loss_type });
+      const refLp = expected.dpo_reference_logps;
+      const items = pairsOf().map((pair, i) => ({ pair, refChosen: refLp[i]!, refRejected: refLp[3 + i]! }));
+      const out = await obj.run(model.weights, items);
+      await obj.release();
+      expect(relErr(out.loss, expected.losses[key]!)).toBeLessThan(1e-5);
+      expect(out.sums!['reward_margin']! / 3).toBeCloseTo(expected.dpo_metrics[key]!.margin, 4);
+      expect(out.sums!['reward_accuracy']! / 3).toBeCloseTo(expected.dpo_metrics[key]!.accuracy, 12);
+      expectGrads(key, out.grads, model.weights);
+    });
+  }
 });

@@ -1,0 +1,187 @@
+// Objectives (see objective.ts) backed by onnxruntime sessions of the training graphs in graphs.ts.
+
+import type { Device } from '../api';
+import type { Weights } from '../hf/checkpoint';
+import type { LlamaConfig } from '../hf/config';
+import type { DpoParams } from '../losses/dpo';
+import type { Graph } from '../onnx/graph';
+import { createSession, type ort, tensor } from '../onnx/session';
+import { type Example, type PairExample, type SequenceBatch, collate, collatePairs } from './data';
+import { GRAD_PREFIX, buildDpoTrainGraph, buildRewardTrainGraph, buildSequenceLogpGraph, buildSftTrainGraph } from './graphs';
+import type { MicroBatchResult, Objective } from './objective';
+
+export interface SessionChoice {
+  device?: Device;
+  threads?: number;
+}
+
+/** A lazily created session of one graph, fed weights by name. */
+class GraphRunner {
+  private session: ort.InferenceSession | null = null;
+  constructor(
+    private readonly build: () => Graph,
+    private readonly opts: SessionChoice,
+  ) {}
+
+  async run(weights: Weights, feeds: Record<string, ort.Tensor>): Promise<ort.InferenceSession.ReturnType> {
+    if (!this.session) {
+      this.session = await createSession(this.build().toBytes(), { threads: this.opts.threads ?? 1, device: this.opts.device ?? 'cpu', optimization: 'all' });
+    }
+    const all: Record<string, ort.Tensor> = { ...feeds };
+    for (const name of this.session.inputNames) {
+      if (name in all) continue;
+      const w = weights.get(name);
+      if (!w) throw new Error(`training graph input "${name}" has no weight or feed`);
+      all[name] = tensor('float32', w.data, w.shape);
+    }
+    return this.session.run(all);
+  }
+
+  async release(): Promise<void> {
+    await this.session?.release();
+    this.session = null;
+  }
+}
+
+/** input_ids / attention_mask / position_ids / targets / loss_mask feeds of a right-padded batch. */
+export function batchFeeds(b: SequenceBatch, padTokenId: number): Record<string, ort.Tensor> {
+  const { batch: B, length: T } = b;
+  const targets = new BigInt64Array(B * T).fill(BigInt(padTokenId));
+  const lossMask = new Float32Array(B * T);
+  for (let r = 0; r < B; r++) {
+    for (let t = 0; t + 1 < T; t++) {
+      targets[r * T + t] = b.inputIds[r * T + t + 1]!;
+      lossMask[r * T + t] = b.responseMask[r * T + t + 1]!;
+    }
+  }
+  return {
+    input_ids: tensor('int64', b.inputIds, [B, T]),
+    attention_mask: tensor('int64', b.attentionMask, [B, T]),
+    position_ids: tensor('int64', b.positionIds, [B, T]),
+    targets: tensor('int64', targets, [B, T]),
+    loss_mask: tensor('float32', lossMask, [B, T]),
+  };
+}
+
+function pairIndexFeeds(P: number): Record<string, ort.Tensor> {
+  return {
+    chosen_index: tensor('int64', Array.from({ length: P }, (_, i) => i), [P]),
+    rejected_index: tensor('int64', Array.from({ length: P }, (_, i) => P + i), [P]),
+  };
+}
+
+function readGrads(out: ort.InferenceSession.ReturnType, weights: Weights): Map<string, Float32Array> {
+  const grads = new Map<string, Float32Array>();
+  for (const name of weights.keys()) {
+    const t = out[`${GRAD_PREFIX}${name}`];
+    if (!t) throw new Error(`training graph has no gradient output for "${name}"`);
+    grads.set(name, t.data as Float32Array);
+  }
+  return grads;
+}
+
+const scalar = (out: ort.InferenceSession.ReturnType, name: string): number => Number((out[name]!.data as Float32Array)[0]);
+
+export function responseTokenCount(e: Example): number {
+  return e.responseIds.length;
+}
+
+/** SFT: mean token cross-entropy over response tokens. */
+export function sftObjective(cfg: LlamaConfig, opts: SessionChoice = {}): Objective<Example> {
+  const pad = cfg.padTokenId ?? cfg.eosTokenIds[0] ?? 0;
+  const runner = new GraphRunner(() => buildSftTrainGraph(cfg), opts);
+  return {
+    units: (items) => items.reduce((s, e) => s + responseTokenCount(e), 0),
+    async run(weights, items): Promise<MicroBatchResult> {
+      const out = await runner.run(weights, batchFeeds(collate(items, pad), pad));
+      return { loss: scalar(out, 'loss'), grads: readGrads(out, weights) };
+    },
+    release: () => runner.release(),
+  };
+}
+
+/** Bradley–Terry reward model; sums: accuracy (r_c > r_r), margin (r_c − r_r). */
+export function rewardObjective(cfg: LlamaConfig, opts: SessionChoice = {}): Objective<PairExample> {
+  const pad = cfg.padTokenId ?? cfg.eosTokenIds[0] ?? 0;
+  const runner = new GraphRunner(() => buildRewardTrainGraph(cfg), opts);
+  return {
+    units: (items) => items.length,
+    async run(weights, items): Promise<MicroBatchResult> {
+      const P = items.length;
+      const out = await runner.run(weights, { ...batchFeeds(collatePairs(items, pad), pad), ...pairIndexFeeds(P) });
+      const r = out['rewards']!.data as Float32Array;
+      let accuracy = 0;
+      let margin = 0;
+      for (let i = 0; i < P; i++) {
+        accuracy += r[i]! > r[P + i]! ? 1 : 0;
+        margin += r[i]! - r[P + i]!;
+      }
+      return { loss: scalar(out, 'loss'), grads: readGrads(out, weights), sums: { accuracy, margin } };
+    },
+    release: () => runner.release(),
+  };
+}
+
+/** A DPO item: the pair and the reference log-probs of its chosen and rejected responses (sums). */
+export interface DpoItem {
+  pair: PairExample;
+  refChosen: number;
+  refRejected: number;
+}
+
+/** DPO (sigmoid / IPO, label smoothing, RPO); sums: reward accuracy, margin, chosen/rejected rewards. */
+export function dpoObjective(cfg: LlamaConfig, params: DpoParams, opts: SessionChoice = {}): Objective<DpoItem> {
+  const pad = cfg.padTokenId ?? cfg.eosTokenIds[0] ?? 0;
+  const runner = new GraphRunner(() => buildDpoTrainGraph(cfg, params), opts);
+  return {
+    units: (items) => items.length,
+    async run(weights, items): Promise<MicroBatchResult> {
+      const P = items.length;
+      const ipo = params.lossType === 'ipo';
+      const refC = items.map((it) => (ipo ? it.refChosen / it.pair.chosen.responseIds.length : it.refChosen));
+      const refR = items.map((it) => (ipo ? it.refRejected / it.pair.rejected.responseIds.length : it.refRejected));
+      const out = await runner.run(weights, {
+        ...batchFeeds(collatePairs(items.map((i) => i.pair), pad), pad),
+        ...pairIndexFeeds(P),
+        ref_chosen: tensor('float32', refC, [P]),
+        ref_rejected: tensor('float32', refR, [P]),
+      });
+      const c = out['chosen_rewards']!.data as Float32Array;
+      const r = out['rejected_rewards']!.data as Float32Array;
+      const sums = { reward_accuracy: 0, reward_margin: 0, chosen_reward: 0, rejected_reward: 0 };
+      for (let i = 0; i < P; i++) {
+        sums.reward_accuracy += c[i]! > r[i]! ? 1 : 0;
+        sums.reward_margin += c[i]! - r[i]!;
+        sums.chosen_reward += c[i]!;
+        sums.rejected_reward += r[i]!;
+      }
+      return { loss: scalar(out, 'loss'), grads: readGrads(out, weights), sums };
+    },
+    release: () => runner.release(),
+  };
+}
+
+/** Summed response log-probs of many examples, in batches of `batchSize` (forward only). */
+export async function sequenceLogps(
+  cfg: LlamaConfig,
+  weights: Weights,
+  examples: Example[],
+  opts: SessionChoice & { batchSize?: number; between?: () => Promise<void> } = {},
+): Promise<Float64Array> {
+  const pad = cfg.padTokenId ?? cfg.eosTokenIds[0] ?? 0;
+  const runner = new GraphRunner(() => buildSequenceLogpGraph(cfg), opts);
+  const out = new Float64Array(examples.length);
+  const bs = Math.max(1, opts.batchSize ?? 8);
+  try {
+    for (let s = 0; s < examples.length; s += bs) {
+      const chunk = examples.slice(s, s + bs);
+      const r = await runner.run(weights, batchFeeds(collate(chunk, pad), pad));
+      const lp = r['logps']!.data as Float32Array;
+      chunk.forEach((_, i) => (out[s + i] = lp[i]!));
+      await opts.between?.();
+    }
+  } finally {
+    await runner.release();
+  }
+  return out;
+}
