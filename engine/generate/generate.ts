@@ -196,14 +196,26 @@ async function decodeBatch(
   rows.forEach((r) => (r.done = r.maxNew <= 0));
   if (active.length === 0) return 0;
 
-  // Prefill: prompts left-padded to the longest, so the last position is every row's last prompt token.
-  const B = active.length;
-  const S = Math.max(...active.map((r) => r.ids.length));
+  // Prefill each distinct prompt once (the n samples of a prompt share it), left-padded to the longest so
+  // that the last position is every prompt's last token; then give every row a copy of its prompt's cache.
+  const uniqueOf = new Map<number, number>();
+  const unique: Row[] = [];
+  const rowToUnique = active.map((r) => {
+    let u = uniqueOf.get(r.prompt);
+    if (u === undefined) {
+      u = unique.length;
+      uniqueOf.set(r.prompt, u);
+      unique.push(r);
+    }
+    return u;
+  });
+  const B = unique.length;
+  const S = Math.max(...unique.map((r) => r.ids.length));
   const ids = new BigInt64Array(B * S).fill(pad);
   const pos = new BigInt64Array(B * S);
   const valid = new Uint8Array(B * S);
   const mask = new BigInt64Array(B * S);
-  active.forEach((r, b) => {
+  unique.forEach((r, b) => {
     const off = S - r.ids.length;
     r.ids.forEach((t, k) => {
       ids[b * S + off + k] = BigInt(t);
@@ -222,14 +234,20 @@ async function decodeBatch(
     feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', empty, [B, kvH, 0, hd]);
     feeds[`past_key_values.${l}.value`] = new ort.Tensor('float32', empty, [B, kvH, 0, hd]);
   }
-  let out = await session.run(feeds);
-  const cache = KvCache.fromPrefill({ layers: L, kvHeads: kvH, headDim: hd }, presentOf(out, L), valid, B, S);
+  const prefill = await session.run(feeds);
+  const cache = KvCache.fromPrefill({ layers: L, kvHeads: kvH, headDim: hd }, presentOf(prefill, L), valid, B, S);
+  let logits = prefill['logits']!.data as Float32Array;
+  const V = logits.length / B;
+  if (B !== active.length) {
+    cache.keepRows(rowToUnique);
+    const expanded = new Float32Array(active.length * V);
+    rowToUnique.forEach((u, r) => expanded.set(logits.subarray(u * V, (u + 1) * V), r * V));
+    logits = expanded;
+  }
   let generated = 0;
 
   for (;;) {
     // Choose each active row's next token from the last logits.
-    const logits = out['logits']!.data as Float32Array;
-    const V = logits.length / active.length;
     const keep: number[] = [];
     active.forEach((r, b) => {
       const off = b * V;
@@ -263,8 +281,9 @@ async function decodeBatch(
       step[`past_key_values.${l}.key`] = new ort.Tensor('float32', cache.keys[l]!, [n, kvH, cache.capacity, hd]);
       step[`past_key_values.${l}.value`] = new ort.Tensor('float32', cache.values[l]!, [n, kvH, cache.capacity, hd]);
     }
-    out = await session.run(step);
+    const out = await session.run(step);
     cache.append(presentOf(out, L));
+    logits = out['logits']!.data as Float32Array;
   }
   return generated;
 }
