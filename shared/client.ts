@@ -1,6 +1,7 @@
 // One way to reach Temporal: the client (CLI, tests, bench) and the worker connection, both from the
 // envconfig-based settings in shared/config.ts.
 import { Client, Connection } from '@temporalio/client';
+import type { Duration } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
 import { loadConfig, type RlhfConfig } from './config';
 
@@ -22,11 +23,14 @@ function reasonOf(err: unknown): string {
 }
 
 /** A connected Temporal client for the configured address and namespace. Close it with `closeClient`. */
-export async function connectClient(config: Pick<RlhfConfig, 'temporal'> = loadConfig()): Promise<Client> {
+export async function connectClient(
+  config: Pick<RlhfConfig, 'temporal'> = loadConfig(),
+  options: { connectTimeout?: Duration } = {},
+): Promise<Client> {
   const t = config.temporal;
   let connection: Connection;
   try {
-    connection = await Connection.connect({ ...t.connectionOptions, connectTimeout: '10s' });
+    connection = await Connection.connect({ ...t.connectionOptions, connectTimeout: options.connectTimeout ?? '10s' });
   } catch (err) {
     throw new TemporalUnreachableError(t.address, reasonOf(err));
   }
