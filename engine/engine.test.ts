@@ -72,6 +72,56 @@ describe('engine (public API)', () => {
     }
   });
 
+  it('trains in a worker thread: DPO with progress and checkpoint callbacks on the caller thread; resume', async () => {
+    const policyDir = join(root, 'dpo-policy');
+    await engine.initModel({ ...base, dir: policyDir, architecture: 'LlamaForCausalLM', seed: 5 });
+    const rows = Array.from({ length: 8 }, (_, i) => ({ prompt: `q${i}`, chosen: `good ${i}`, rejected: `bad answer ${i}` }));
+    const hyper = {
+      learningRate: 1e-3, epochs: 1, batchSize: 2, gradientAccumulation: 1, warmupRatio: 0, schedule: 'constant' as const,
+      weightDecay: 0, adamBeta1: 0.9, adamBeta2: 0.999, adamEps: 1e-8, maxGradNorm: 1, maxLength: 64, maxPromptLength: 16,
+      seed: 'dpo', beta: 0.1, labelSmoothing: 0, rpoAlpha: 0, lossType: 'sigmoid' as const,
+    };
+    const checkpoints: number[] = [];
+    const paths = new Map<number, string>();
+    const progress: number[] = [];
+    const res = await engine.trainDpo({
+      modelDir: policyDir,
+      referenceDir: policyDir,
+      rows,
+      hyper,
+      outDir: join(root, 'dpo-out'),
+      checkpoint: {
+        dir: join(root, 'dpo-ckpt'),
+        everySteps: 2,
+        onCheckpoint: async (c) => {
+          await new Promise((r) => setTimeout(r, 5));
+          checkpoints.push(c.step);
+          paths.set(c.step, c.path);
+        },
+      },
+      onProgress: (p) => progress.push(p.done),
+    });
+    expect(res.steps).toBe(4);
+    expect(res.stepsRun).toBe(4);
+    expect(checkpoints).toContain(2);
+    expect(progress.at(-1)).toBe(4);
+    const trained = await engine.loadPolicy(join(root, 'dpo-out'));
+    await trained.release();
+    // Resume from the step-2 checkpoint: only the remaining steps run, the loss curve ends the same.
+    const resumed = await engine.trainDpo({
+      modelDir: policyDir,
+      referenceDir: policyDir,
+      rows,
+      hyper,
+      outDir: join(root, 'dpo-out-2'),
+      checkpoint: { dir: join(root, 'dpo-ckpt-2'), resumeFrom: paths.get(2)! },
+    });
+    expect(resumed.resumedFromStep).toBe(2);
+    expect(resumed.stepsRun).toBe(2);
+    expect(resumed.finalLoss).toBeCloseTo(res.finalLoss, 6);
+    await expect(engine.trainDpo({ modelDir: policyDir, referenceDir: policyDir, rows, hyper: { ...hyper, beta: -1 }, outDir: join(root, 'x'), checkpoint: { dir: join(root, 'y') } })).rejects.toThrow(EngineInputError);
+  });
+
   it('keeps the event loop responsive during a long generation and aborts it promptly', async () => {
     const dir = join(root, 'policy-big');
     await engine.initModel({

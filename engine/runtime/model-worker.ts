@@ -5,6 +5,7 @@ import type { EngineOptions, GenerateOptions, Prompt, RunControl, ScoreItem } fr
 import { generate } from '../generate/generate';
 import { InferenceModel } from '../generate/inference-model';
 import { scoreRewards, sequenceLogProbs } from '../score/score';
+import { trainDpo, trainRewardModel, trainSft } from '../train';
 import { serveRequests } from './serve';
 
 const models = new Map<number, InferenceModel>();
@@ -37,6 +38,11 @@ serveRequests({
   generate: (handle: number, prompts: Prompt[], opts: GenerateOptions) => generate(model(handle), prompts, opts),
   logProbs: (handle: number, items: ScoreItem[], opts: RunControl & { batchSize?: number }) => sequenceLogProbs(model(handle), items, opts),
   score: (handle: number, items: ScoreItem[], opts: RunControl & { batchSize?: number }) => scoreRewards(model(handle), items, opts),
+  // Training runs here too (one worker per call, see engine/index.ts); callbacks (onCheckpoint, onProgress)
+  // and the abort signal arrive as proxies to the caller's thread.
+  trainSft,
+  trainRewardModel,
+  trainDpo,
   release: async (handle: number) => {
     const m = models.get(handle);
     models.delete(handle);
