@@ -1,0 +1,48 @@
+// The activities of durable-rlhf, one object per task queue. workers/main.ts calls createActivities(deps).
+//   rlhf-control:   recordRunConfig, prepareData, selectPrompts, buildPairs, writeRunSummary
+//   rlhf-inference: generateShard, scoreShard, evaluateModel
+//   rlhf-train:     initBaseModel, trainSft, trainRewardModel, trainDpo
+import { buildPairs } from './build-pairs';
+import { evaluateModel } from './evaluate-model';
+import { generateShard } from './generate-shard';
+import { initBaseModel } from './init-base-model';
+import { ModelCache } from './models';
+import { prepareData } from './prepare-data';
+import { recordRunConfig } from './record-run-config';
+import { scoreShard } from './score-shard';
+import { selectPrompts } from './select-prompts';
+import { Deps, type ActivityDeps } from './support';
+import { trainDpo } from './train-dpo';
+import { trainRewardModel } from './train-reward-model';
+import { trainSft } from './train-sft';
+import type { RlhfActivities } from './types';
+import { writeRunSummary } from './write-run-summary';
+
+export type { ActivityDeps } from './support';
+export type * from './types';
+
+export function createActivities(raw: ActivityDeps): RlhfActivities {
+  const deps = new Deps(raw);
+  const inferenceModels = new ModelCache(deps);
+  const trainModels = new ModelCache(deps, { policies: 0, rewardModels: 0 });
+  return {
+    control: {
+      recordRunConfig: recordRunConfig(deps),
+      prepareData: prepareData(deps),
+      selectPrompts: selectPrompts(deps),
+      buildPairs: buildPairs(deps),
+      writeRunSummary: writeRunSummary(deps),
+    },
+    inference: {
+      generateShard: generateShard(deps, inferenceModels),
+      scoreShard: scoreShard(deps, inferenceModels),
+      evaluateModel: evaluateModel(deps, inferenceModels),
+    },
+    train: {
+      initBaseModel: initBaseModel(deps),
+      trainSft: trainSft(deps, trainModels),
+      trainRewardModel: trainRewardModel(deps, trainModels),
+      trainDpo: trainDpo(deps, trainModels),
+    },
+  };
+}
