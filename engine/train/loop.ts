@@ -1,0 +1,194 @@
+// The training loop shared by SFT, reward-model and DPO training.
+//
+// Per epoch e the data order is shuffledIndices(N, rngFor(seed, 'data-order', e)); an optimizer step takes
+// batchSize × gradientAccumulation items as gradientAccumulation micro-batches. The step's loss is the mean
+// over its units (tokens or pairs): micro-batch results are weighted by their share of the step's units.
+// Then global-norm clipping, the scheduled learning rate (HF warm-up + decay, stepped once per optimizer
+// step) and AdamW. Everything that decides the next step — weights, AdamW moments, step number — is in a
+// checkpoint, so a resumed run continues bit for bit.
+
+import { createHash } from 'node:crypto';
+import type { TrainCommon, TrainHyper, TrainResult } from '../api';
+import { throwIfAborted } from '../errors';
+import { type HfModel, type Weights, saveHfModel } from '../hf/checkpoint';
+import { EngineInputError } from '../hf/errors';
+import type { Tensor } from '../hf/safetensors';
+import { type AdamWState, adamWStep, createAdamWState } from '../optim/adamw';
+import { clipGradNorm } from '../optim/clip';
+import { learningRateAt } from '../optim/schedule';
+import { rngFor, shuffledIndices } from '../rng';
+import { type TrainerState, TRAIN_STATE_FORMAT, pruneCheckpoints, readTrainCheckpoint, writeTrainCheckpoint } from './checkpoint';
+import { planEpoch } from './data';
+import type { Objective } from './objective';
+
+export function validateHyper(h: TrainHyper): void {
+  const pos = (k: keyof TrainHyper, int = false): void => {
+    const v = h[k];
+    if (typeof v !== 'number' || !Number.isFinite(v) || v <= 0 || (int && !Number.isInteger(v))) {
+      throw new EngineInputError(`hyper.${k} must be a positive ${int ? 'integer' : 'number'}, got ${JSON.stringify(v)}`);
+    }
+  };
+  pos('learningRate');
+  pos('epochs', true);
+  pos('batchSize', true);
+  pos('gradientAccumulation', true);
+  pos('adamEps');
+  for (const k of ['adamBeta1', 'adamBeta2'] as const) {
+    if (!(h[k] >= 0 && h[k] < 1)) throw new EngineInputError(`hyper.${k} must be in [0, 1), got ${h[k]}`);
+  }
+  if (!(h.warmupRatio >= 0 && h.warmupRatio <= 1)) throw new EngineInputError(`hyper.warmupRatio must be in [0, 1], got ${h.warmupRatio}`);
+  if (!(h.weightDecay >= 0)) throw new EngineInputError(`hyper.weightDecay must be ≥ 0, got ${h.weightDecay}`);
+  if (!(h.maxGradNorm >= 0)) throw new EngineInputError(`hyper.maxGradNorm must be ≥ 0, got ${h.maxGradNorm}`);
+  if (!['cosine', 'linear', 'constant'].includes(h.schedule)) throw new EngineInputError(`hyper.schedule must be cosine, linear or constant, got ${JSON.stringify(h.schedule)}`);
+  if (typeof h.seed !== 'string') throw new EngineInputError(`hyper.seed must be a string`);
+}
+
+export interface LoopInput<I> {
+  kind: TrainerState['kind'];
+  /** Initial model (weights are trained in place). Ignored when resuming (the checkpoint's weights are used). */
+  model: HfModel;
+  items: I[];
+  objective: Objective<I>;
+  hyper: TrainHyper;
+  common: TrainCommon;
+  /** Anything else that must match on resume (tokenized data, reference log-probs…), hashed into the fingerprint. */
+  fingerprintParts: unknown[];
+  /** Extra tensors carried in every checkpoint (e.g. DPO reference log-probs). */
+  extra?: Map<string, Tensor>;
+  /** Extra metrics at the end (e.g. truncation counts). */
+  metrics?: Record<string, number>;
+  /** Checkpoints kept on local disk (older ones are removed after onCheckpoint). Default 2. */
+  keepCheckpoints?: number;
+}
+
+const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
+
+export function fingerprint(parts: unknown[]): string {
+  const h = createHash('sha256');
+  for (const p of parts) h.update(JSON.stringify(p)).update('\n');
+  return h.digest('hex');
+}
+
+/** Run (or resume) the loop; saves the final model to common.outDir and returns the loss curve and metrics. */
+export async function runTraining<I>(input: LoopInput<I>): Promise<TrainResult> {
+  const { hyper, common, items, objective } = input;
+  validateHyper(hyper);
+  if (items.length === 0) throw new EngineInputError(`${input.kind}: no training rows left after tokenization and truncation`);
+  const signal = common.signal;
+  const perEpoch = planEpoch(items.map((_, i) => i), hyper.batchSize, hyper.gradientAccumulation).length;
+  const totalSteps = perEpoch * hyper.epochs;
+  const { config, dir: modelDir } = input.model;
+  const fp = fingerprint([input.kind, hyper, config, items.length, ...input.fingerprintParts]);
+
+  let weights: Weights = input.model.weights;
+  let optimizer: AdamWState = createAdamWState(weights);
+  let state: TrainerState = {
+    format: TRAIN_STATE_FORMAT,
+    kind: input.kind,
+    step: 0,
+    totalSteps,
+    epoch: 0,
+    stepInEpoch: 0,
+    fingerprint: fp,
+    lossCurve: [],
+    sums: {},
+    units: 0,
+  };
+  let tokenizerFrom = modelDir;
+  if (common.checkpoint.resumeFrom) {
+    const ck = readTrainCheckpoint(common.checkpoint.resumeFrom);
+    if (ck.state.fingerprint !== fp || ck.state.kind !== input.kind) {
+      throw new EngineInputError(
+        `checkpoint ${common.checkpoint.resumeFrom} was written for other data, hyper-parameters or model (fingerprint mismatch); refusing to resume`,
+      );
+    }
+    weights = ck.model.weights;
+    optimizer = ck.optimizer;
+    state = ck.state;
+    tokenizerFrom = common.checkpoint.resumeFrom;
+  }
+  const resumedFromStep = state.step;
+
+  const everySteps = common.checkpoint.everySteps ?? 0;
+  const everyMs = (common.checkpoint.everySeconds ?? 0) * 1000;
+  let lastCheckpointAt = Date.now();
+  const saveCheckpoint = async (): Promise<void> => {
+    const path = writeTrainCheckpoint(common.checkpoint.dir, {
+      config,
+      weights,
+      tokenizerFrom,
+      optimizer,
+      state,
+      ...(input.extra ? { extra: input.extra } : {}),
+    });
+    lastCheckpointAt = Date.now();
+    if (common.checkpoint.onCheckpoint) await common.checkpoint.onCheckpoint({ step: state.step, path });
+    pruneCheckpoints(common.checkpoint.dir, input.keepCheckpoints ?? 2);
+  };
+
+  while (state.step < totalSteps) {
+    throwIfAborted(signal);
+    const order = shuffledIndices(items.length, rngFor(hyper.seed, 'data-order', state.epoch));
+    const plan = planEpoch(order, hyper.batchSize, hyper.gradientAccumulation);
+    const micro = plan[state.stepInEpoch];
+    if (!micro) throw new Error(`internal: no step ${state.stepInEpoch} in epoch ${state.epoch}`);
+
+    const stepItems = micro.flat().map((i) => items[i]!);
+    const stepUnits = objective.units(stepItems);
+    if (stepUnits <= 0) throw new Error('internal: a training step with no loss units');
+    const grads = new Map<string, Float32Array>();
+    for (const [name, w] of weights) grads.set(name, new Float32Array(w.data.length));
+    let loss = 0;
+    for (const mb of micro) {
+      throwIfAborted(signal);
+      const batch = mb.map((i) => items[i]!);
+      const share = objective.units(batch) / stepUnits;
+      const out = await objective.run(weights, batch);
+      if (!Number.isFinite(out.loss)) throw new Error(`training diverged: loss ${out.loss} at step ${state.step + 1}`);
+      loss += share * out.loss;
+      for (const [name, g] of out.grads) {
+        const acc = grads.get(name);
+        if (!acc) throw new Error(`internal: gradient for unknown weight "${name}"`);
+        for (let k = 0; k < acc.length; k++) acc[k] = acc[k]! + share * g[k]!;
+      }
+      for (const [k, v] of Object.entries(out.sums ?? {})) state.sums[k] = (state.sums[k] ?? 0) + v;
+      await yieldToEventLoop();
+    }
+    state.units += stepUnits;
+    const gradNorm = clipGradNorm(grads, hyper.maxGradNorm);
+    const lr = learningRateAt(hyper, state.step, totalSteps);
+    adamWStep(weights, grads, optimizer, lr, {
+      beta1: hyper.adamBeta1,
+      beta2: hyper.adamBeta2,
+      eps: hyper.adamEps,
+      weightDecay: hyper.weightDecay,
+    });
+    state.step += 1;
+    state.stepInEpoch += 1;
+    if (state.stepInEpoch >= plan.length) {
+      state.epoch += 1;
+      state.stepInEpoch = 0;
+    }
+    state.lossCurve.push({ step: state.step, loss, lr });
+    state.sums['grad_norm_last'] = gradNorm;
+    common.onProgress?.({ done: state.step, total: totalSteps, detail: { loss, lr, gradNorm, epoch: state.epoch } });
+    const due =
+      state.step < totalSteps &&
+      ((everySteps > 0 && state.step % everySteps === 0) || (everyMs > 0 && Date.now() - lastCheckpointAt >= everyMs));
+    if (due) await saveCheckpoint();
+    await yieldToEventLoop();
+  }
+
+  saveHfModel(common.outDir, { config, weights, tokenizerFrom });
+  const metrics: Record<string, number> = { ...input.metrics, totalSteps, units: state.units };
+  for (const [k, v] of Object.entries(state.sums)) metrics[k] = k === 'grad_norm_last' ? v : v / Math.max(1, state.units);
+  const last = state.lossCurve[state.lossCurve.length - 1];
+  return {
+    steps: state.step,
+    stepsRun: state.step - resumedFromStep,
+    resumedFromStep,
+    finalLoss: last ? last.loss : NaN,
+    lossCurve: state.lossCurve,
+    metrics,
+  };
+}
