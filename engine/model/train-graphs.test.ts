@@ -1,44 +1,10 @@
-import { describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it } from 'vitest';
 import type { LlamaConfig } from '../hf/config';
 import type { DpoParams } from '../losses/dpo';
-import type { ort } from '../onnx/session';
 import { createSession, tensor, toNumbers } from '../onnx/session';
 import { referenceForward } from './reference';
-import { mulberry32, randomWeights, tinyConfig, weightFeeds } from './testing';
-import type { TrainGraph } from './train-graphs';
+import { fdCheck, lmBatch, randomWeights, tinyConfig, weightFeeds } from './testing';
 import { buildDpoTrainGraph, buildLogProbGraph, buildRewardTrainGraph, buildSftTrainGraph, gradName } from './train-graphs';
-
-const PAD = 0;
-
-/** Right-padded batch with targets = ids shifted left and loss_mask on response targets. */
-function lmBatch(rows: { prompt: number[]; response: number[] }[], T: number): { feeds: Record<string, ort.Tensor>; ids: number[][]; mask: number[][]; targets: number[][]; lossMask: number[][] } {
-  const ids: number[][] = [];
-  const mask: number[][] = [];
-  const targets: number[][] = [];
-  const lossMask: number[][] = [];
-  for (const r of rows) {
-    const seq = [...r.prompt, ...r.response];
-    ids.push(Array.from({ length: T }, (_, t) => seq[t] ?? PAD));
-    mask.push(Array.from({ length: T }, (_, t) => (t < seq.length ? 1 : 0)));
-    targets.push(Array.from({ length: T }, (_, t) => seq[t + 1] ?? PAD));
-    lossMask.push(Array.from({ length: T }, (_, t) => (t + 1 >= r.prompt.length && t + 1 < seq.length ? 1 : 0)));
-  }
-  const B = rows.length;
-  const pos = ids.map(() => Array.from({ length: T }, (_, t) => t));
-  return {
-    ids,
-    mask,
-    targets,
-    lossMask,
-    feeds: {
-      input_ids: tensor('int64', ids.flat(), [B, T]),
-      attention_mask: tensor('int64', mask.flat(), [B, T]),
-      position_ids: tensor('int64', pos.flat(), [B, T]),
-      targets: tensor('int64', targets.flat(), [B, T]),
-      loss_mask: tensor('float64', lossMask.flat(), [B, T]),
-    },
-  };
-}
 
 const sftRows = [
   { prompt: [1, 3, 4], response: [5, 6, 2] },
@@ -53,67 +19,10 @@ const pairRows = [
   { prompt: [1, 7], response: [3, 3, 10, 2] },
 ];
 
-interface FdReport {
-  maxRelErr: number;
-  worst: string;
-  directional: number;
-}
-
-/**
- * Checks the graph's gradient outputs against central differences of its `loss`: per weight, the 2 largest
- * and 2 random coordinates; plus one directional derivative along a random direction over all weights.
- */
-async function fdCheck(tg: TrainGraph, batch: Record<string, ort.Tensor>, w: Map<string, Float64Array>, seed: number): Promise<FdReport> {
-  const sess = await createSession(tg.toBytes(), { optimization: 'basic' });
-  const run = async (ws: Map<string, Float64Array>): Promise<Record<string, ort.Tensor>> =>
-    sess.run({ ...batch, ...weightFeeds(tg.graph, ws) });
-  const lossAt = async (ws: Map<string, Float64Array>): Promise<number> => toNumbers((await run(ws))['loss']!)[0]!;
-  const base = await run(w);
-  const rnd = mulberry32(seed);
-  const eps = 1e-6;
-  let maxRelErr = 0;
-  let worst = '';
-  for (const name of tg.trainableNames) {
-    const a = toNumbers(base[gradName(name)]!);
-    const order = a.map((v, i) => [Math.abs(v), i] as const).sort((x, y) => y[0] - x[0]);
-    const coords = [order[0]![1], order[1]![1], Math.floor(rnd() * a.length), Math.floor(rnd() * a.length)];
-    let num = 0;
-    let den = 0;
-    for (const c of coords) {
-      const arr = w.get(name)!;
-      const x0 = arr[c]!;
-      arr[c] = x0 + eps;
-      const lp = await lossAt(w);
-      arr[c] = x0 - eps;
-      const lm = await lossAt(w);
-      arr[c] = x0;
-      const fd = (lp - lm) / (2 * eps);
-      num = Math.max(num, Math.abs(fd - a[c]!));
-      den = Math.max(den, Math.abs(fd), Math.abs(a[c]!));
-    }
-    const e = den === 0 ? 0 : num / den;
-    if (e >= maxRelErr) {
-      maxRelErr = e;
-      worst = name;
-    }
-  }
-  // Directional derivative along a random direction v over every trainable weight.
-  const dir = new Map<string, Float64Array>();
-  let dot = 0;
-  for (const name of tg.trainableNames) {
-    const a = toNumbers(base[gradName(name)]!);
-    const v = Float64Array.from(a, () => rnd() * 2 - 1);
-    dir.set(name, v);
-    a.forEach((x, i) => (dot += x * v[i]!));
-  }
-  const shifted = (s: number): Map<string, Float64Array> =>
-    new Map([...w].map(([k, arr]) => [k, dir.has(k) ? arr.map((x, i) => x + s * dir.get(k)![i]!) : arr]));
-  const fdDir = ((await lossAt(shifted(eps))) - (await lossAt(shifted(-eps)))) / (2 * eps);
-  await sess.release();
-  return { maxRelErr, worst, directional: Math.abs(fdDir - dot) / Math.max(Math.abs(dot), 1e-12) };
-}
-
 const TOL = 1e-3;
+const figures: string[] = [];
+afterAll(() => console.log(`finite-difference figures (max relative error per tensor, directional):\n${figures.join('\n')}`));
+
 const llama3 = tinyConfig({
   numAttentionHeads: 2,
   numKeyValueHeads: 1,
@@ -134,6 +43,7 @@ describe('training graphs: gradients w.r.t. every weight vs finite differences (
       const b = lmBatch(sftRows, 7);
       const w = randomWeights(cfg, 11);
       const r = await fdCheck(tg, b.feeds, w, 1);
+      figures.push(`${expect.getState().currentTestName}: per-tensor ${r.maxRelErr.toExponential(2)} (${r.worst}), directional ${r.directional.toExponential(2)}`);
       expect(r.maxRelErr, `worst ${r.worst}`).toBeLessThan(TOL);
       expect(r.directional).toBeLessThan(TOL);
       // The loss equals the mean NLL computed from the plain-JS reference logits.
@@ -174,6 +84,7 @@ describe('training graphs: gradients w.r.t. every weight vs finite differences (
         ref_rejected_logps: tensor('float64', [-6.5, -12], [2]),
       };
       const r = await fdCheck(tg, feeds, w, 2);
+      figures.push(`${expect.getState().currentTestName}: per-tensor ${r.maxRelErr.toExponential(2)} (${r.worst}), directional ${r.directional.toExponential(2)}`);
       expect(r.maxRelErr, `worst ${r.worst}`).toBeLessThan(TOL);
       expect(r.directional).toBeLessThan(TOL);
     });
@@ -190,6 +101,7 @@ describe('training graphs: gradients w.r.t. every weight vs finite differences (
       const { targets: _t, loss_mask: _m, ...feeds } = b.feeds;
       const w = randomWeights(cfg, 13);
       const r = await fdCheck(tg, feeds, w, 3);
+      figures.push(`${expect.getState().currentTestName}: per-tensor ${r.maxRelErr.toExponential(2)} (${r.worst}), directional ${r.directional.toExponential(2)}`);
       expect(r.maxRelErr, `worst ${r.worst}`).toBeLessThan(TOL);
       expect(r.directional).toBeLessThan(TOL);
       // Rewards equal the reference's pooled scores.
