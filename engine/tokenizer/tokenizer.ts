@@ -136,7 +136,7 @@ export function loadTokenizer(dir: string): EngineTokenizer {
   return {
     dir,
     encode,
-    decode: (ids, opts = {}) => tok.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false }),
+    decode: (ids, opts = {}) => (ids.length === 0 ? '' : tok.decode([...ids], { skip_special_tokens: opts.skipSpecialTokens ?? false })),
     applyChatTemplate,
     renderPrompt(prompt: Prompt): number[] {
       if (typeof prompt === 'string') {
