@@ -6,6 +6,8 @@
 // is a broadcasting MatMul against keys [B, kvHeads, 1, S, headDim] (no repeat_kv copy); head h of HF's
 // layout is (kv = h / groups, group = h % groups), the same pairing as HF's repeat_kv.
 
+import { customGrad } from '../autodiff/grad';
+import { unbroadcast } from '../autodiff/rules/broadcast';
 import type { LlamaConfig } from '../hf/config';
 import { ropeInverseFrequencies } from '../hf/config';
 import { EngineInputError } from '../hf/errors';
@@ -106,11 +108,62 @@ function checkConfig(cfg: LlamaConfig): void {
   if (cfg.headDim % 2 !== 0) throw new EngineInputError(`config: head_dim must be even, got ${cfg.headDim}`);
 }
 
-/** y = w · x / sqrt(mean(x²) + eps) over the last axis. */
+/**
+ * RMSNorm y = w · x · r, r = 1/sqrt(mean(x²) + eps) over the last axis, with a fused backward:
+ * g = dy·w; dx = r·(g − x̂·mean(g·x̂)) with x̂ = x·r; dw = Σ dy·x̂ over all but the last axis.
+ */
 export function rmsNorm(g: Graph, x: Value, w: Value, eps: number): Value {
-  const variance = g.reduceMean(g.mul(x, x), [-1], true);
-  const inv = g.reciprocal(g.sqrt(g.add(variance, g.scalar(eps))));
-  return g.mul(g.mul(x, inv), w);
+  let r: Value | undefined;
+  let xn: Value | undefined;
+  const [y] = customGrad(
+    g,
+    [x, w],
+    () => {
+      const variance = g.reduceMean(g.mul(x, x), [-1], true);
+      r = g.reciprocal(g.sqrt(g.add(variance, g.scalar(eps))));
+      xn = g.mul(x, r);
+      return [g.mul(xn, w)];
+    },
+    (gg, [dY], needs) => {
+      const dw = needs[1] ? unbroadcast(gg, gg.mul(dY!, xn!), w) : null;
+      let dx: Value | null = null;
+      if (needs[0]) {
+        const gv = gg.mul(dY!, w);
+        const m = gg.reduceMean(gg.mul(gv, xn!), [-1], true);
+        dx = gg.mul(gg.sub(gv, gg.mul(xn!, m)), r!);
+      }
+      return [dx, dw];
+    },
+  );
+  return y!;
+}
+
+/**
+ * SwiGLU activation silu(gate) · up with a fused backward (s = σ(gate), silu = gate·s):
+ * d_up = d·silu; d_gate = d·up·(s + silu·(1 − s)).
+ */
+export function swiglu(g: Graph, gate: Value, up: Value): Value {
+  let s: Value | undefined;
+  let silu: Value | undefined;
+  const [act] = customGrad(
+    g,
+    [gate, up],
+    () => {
+      s = g.sigmoid(gate);
+      silu = g.mul(gate, s);
+      return [g.mul(silu, up)];
+    },
+    (gg, [d], needs) => {
+      const dUp = needs[1] ? gg.mul(d!, silu!) : null;
+      let dGate: Value | null = null;
+      if (needs[0]) {
+        const slope = gg.add(s!, gg.mul(silu!, gg.sub(gg.scalar(1, s!.dtype), s!)));
+        dGate = gg.mul(gg.mul(d!, up), slope);
+      }
+      return [dGate, dUp];
+    },
+  );
+  return act!;
 }
 
 /** x · Wᵀ for an HF weight W [out, in]. */
@@ -243,7 +296,7 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
     const h2 = rmsNorm(g, x, W(`${p}.post_attention_layernorm.weight`), cfg.rmsNormEps);
     const gate = linear(g, h2, W(`${p}.mlp.gate_proj.weight`));
     const up = linear(g, h2, W(`${p}.mlp.up_proj.weight`));
-    const act = g.mul(g.mul(gate, g.sigmoid(gate)), up);
+    const act = swiglu(g, gate, up);
     x = g.add(x, linear(g, act, W(`${p}.mlp.down_proj.weight`)));
   }
   const hidden = rmsNorm(g, x, W('model.norm.weight'), cfg.rmsNormEps);
