@@ -33,3 +33,15 @@ describe('onnx graph builder', () => {
     expect(() => g.add(w, i)).toThrow(/dtype mismatch/);
   });
 });
+
+describe('createSession', () => {
+  it('falls back from fused kernels that lack float64 support', async () => {
+    const g = new Graph('float64');
+    const x = g.input('x', 'float64', [2]);
+    g.output('y', g.mul(x, g.sigmoid(x))); // fused to com.microsoft.QuickGelu (float only) at level 'all'
+    const s = await createSession(g.toBytes());
+    const r = await s.run({ x: tensor('float64', [0, 1], [2]) });
+    expect(toNumbers(r['y']!)[1]).toBeCloseTo(1 / (1 + Math.exp(-1)), 12);
+    await s.release();
+  });
+});

@@ -10,7 +10,7 @@ export interface SessionOptions {
   /** Intra-op threads (fixed for reproducibility). Default 1. */
   threads?: number;
   device?: Device;
-  /** Default 'all' (fuses Transpose+MatMul); use 'basic' for bit-stable float64 checks. */
+  /** Default 'all' (fuses Transpose+MatMul), falling back to 'basic' where fusions lack kernels (float64). */
   optimization?: OptimizationLevel;
 }
 
@@ -25,17 +25,29 @@ function providers(device: Device): ort.InferenceSession.ExecutionProviderConfig
   }
 }
 
-/** Loads an encoded ModelProto. Sequential execution, fixed thread counts. */
+/**
+ * Loads an encoded ModelProto. Sequential execution, fixed thread counts. Without an explicit
+ * `optimization`, tries 'all' and falls back to 'basic' when a fused kernel does not exist for the graph's
+ * dtype (e.g. com.microsoft.QuickGelu has no float64 kernel).
+ */
 export async function createSession(bytes: Uint8Array, opts: SessionOptions = {}): Promise<ort.InferenceSession> {
-  return ort.InferenceSession.create(bytes, {
-    executionProviders: providers(opts.device ?? 'cpu'),
-    graphOptimizationLevel: opts.optimization ?? 'all',
-    intraOpNumThreads: opts.threads ?? 1,
-    interOpNumThreads: 1,
-    executionMode: 'sequential',
-    enableCpuMemArena: true,
-    enableMemPattern: true,
-  });
+  const make = (level: OptimizationLevel): Promise<ort.InferenceSession> =>
+    ort.InferenceSession.create(bytes, {
+      executionProviders: providers(opts.device ?? 'cpu'),
+      graphOptimizationLevel: level,
+      intraOpNumThreads: opts.threads ?? 1,
+      interOpNumThreads: 1,
+      executionMode: 'sequential',
+      enableCpuMemArena: true,
+      enableMemPattern: true,
+    });
+  if (opts.optimization) return make(opts.optimization);
+  try {
+    return await make('all');
+  } catch (e) {
+    if (/Failed to find kernel|not implemented|type \(tensor\(double\)\)/i.test((e as Error).message)) return make('basic');
+    throw e;
+  }
 }
 
 export type TensorValues = Float32Array | Float64Array | BigInt64Array | Int32Array | Uint8Array | Uint16Array;
