@@ -1,7 +1,8 @@
 // Parity with Hugging Face transformers / PyTorch: fixtures made by scripts/parity/make_fixtures.py
 // (tiny random Llama models saved by transformers, float64 references) are loaded with the engine.
 
-import { readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { loadHfModel, type Weights } from './hf/checkpoint';
@@ -14,6 +15,7 @@ import { lrMultiplier } from './optim/schedule';
 import { loadTokenizer } from './tokenizer/tokenizer';
 import type { PairRow } from './api';
 import type { PairExample } from './train/data';
+import { type CheckResult, PARITY_PYTHON, ROUNDTRIP_FILE, type RoundtripInputs, runCheck, writeRoundtripCheckpoints } from '../scripts/parity/roundtrip';
 import { dpoObjective, rewardObjective, sequenceLogps, sftObjective } from './train/objectives';
 
 export const FIXTURES = join(import.meta.dirname, '..', 'test', 'fixtures', 'parity');
@@ -227,4 +229,42 @@ describe('parity: losses and gradients (PyTorch autograd)', () => {
       expectGrads(key, out.grads, model.weights);
     });
   }
+});
+
+// ---------------------------------------------------------------- engine-written checkpoints read by transformers
+
+describe('parity: engine-written checkpoints load in transformers', () => {
+  const recorded = JSON.parse(readFileSync(ROUNDTRIP_FILE, 'utf8')) as { inputs: RoundtripInputs; policy: CheckResult; reward: CheckResult };
+  const live = existsSync(PARITY_PYTHON);
+
+  it(`transformers' logits and rewards on a training checkpoint match the engine (${live ? 'live check_checkpoint.py run + recorded' : 'recorded roundtrip.json; no venv here'})`, async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'parity-rt-'));
+    try {
+      const { policy, reward, inputs } = await writeRoundtripCheckpoints(dir);
+      expect(inputs).toEqual(recorded.inputs);
+      const results = live ? [recorded, { policy: runCheck(policy, inputs), reward: runCheck(reward, inputs) }] : [recorded];
+      const pol = loadHfModel(policy);
+      const V = pol.config.vocabSize;
+      const { data, T } = await forward(pol.weights, policy, 'logits', inputs.rows, pol.config.padTokenId!);
+      const rm = loadHfModel(reward);
+      const { data: rewards } = await forward(rm.weights, reward, 'rewards', inputs.rows, rm.config.padTokenId!);
+      const chat = loadTokenizer(policy).encode(loadTokenizer(policy).applyChatTemplate(inputs.messages, { addGenerationPrompt: true }), { addSpecialTokens: false });
+      for (const r of results) {
+        expect(r.policy.architecture).toBe('LlamaForCausalLM');
+        expect(r.reward.architecture).toBe('LlamaForSequenceClassification');
+        expect(r.policy.config['num_key_value_heads']).toBe(2);
+        expect(r.policy.chat_ids).toEqual(chat);
+        let worst = 0;
+        inputs.rows.forEach((row, b) => {
+          const ref = r.policy.logits![b]!;
+          expect(ref.length).toBe(row.length);
+          ref.forEach((pos, t) => (worst = Math.max(worst, maxAbsErr(data.subarray((b * T + t) * V, (b * T + t + 1) * V), pos))));
+        });
+        expect(worst).toBeLessThan(1e-4);
+        expect(maxAbsErr(rewards, r.reward.rewards!)).toBeLessThan(1e-4);
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
 });
