@@ -15,6 +15,8 @@ import { lrMultiplier } from './optim/schedule';
 import { loadTokenizer } from './tokenizer/tokenizer';
 import type { PairRow } from './api';
 import type { PairExample } from './train/data';
+import { generateWithTokens } from './generate/generate';
+import { InferenceModel } from './generate/inference-model';
 import { type CheckResult, PARITY_PYTHON, ROUNDTRIP_FILE, type RoundtripInputs, runCheck, writeRoundtripCheckpoints } from '../scripts/parity/roundtrip';
 import { dpoObjective, rewardObjective, sequenceLogps, sftObjective } from './train/objectives';
 
@@ -267,4 +269,29 @@ describe('parity: engine-written checkpoints load in transformers', () => {
       rmSync(dir, { recursive: true, force: true });
     }
   });
+});
+
+// ---------------------------------------------------------------- greedy decoding (engine/generate vs HF generate)
+
+describe('parity: greedy continuations', () => {
+  for (const name of ['causal-untied', 'causal-tied']) {
+    it(`${name}: engine generate at temperature 0 == HF generate(do_sample=False)`, async () => {
+      const model = InferenceModel.load(join(FIXTURES, name));
+      try {
+        const { tokenIds } = await generateWithTokens(
+          model,
+          expected.rows.map((r) => r.prompt),
+          { n: 1, temperatures: [0], maxNewTokens: 12, seed: 'greedy' },
+        );
+        const want = expected.greedy.filter((g) => g.model === name);
+        expect(want.length).toBe(3);
+        want.forEach((g, i) => {
+          expect(model.tokenizer.renderPrompt(expected.rows[i]!.prompt)).toEqual(g.prompt_ids);
+          expect(tokenIds[i]![0]).toEqual(g.new_ids);
+        });
+      } finally {
+        await model.release();
+      }
+    });
+  }
 });
