@@ -12,6 +12,12 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engine } from '../engine/index';
+import { loadHfModel } from '../engine/hf/checkpoint';
+import { adamWStep, createAdamWState } from '../engine/optim/adamw';
+import { clipGradNorm } from '../engine/optim/clip';
+import { tokenizePairRows } from '../engine/train/data';
+import { type DpoItem, dpoObjective } from '../engine/train/objectives';
+import { loadTokenizer } from '../engine/tokenizer/tokenizer';
 
 const ROOT = dirname(dirname(fileURLToPath(import.meta.url)));
 
@@ -142,9 +148,44 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
   }
 }
 
-/** One DPO optimizer step (8 pairs × 128 tokens): filled in by dpo-step timing below. */
-async function dpoStep(_dir: string, _threads: number, _log: (l: string) => void): Promise<Record<string, unknown> | null> {
-  return null;
+/**
+ * One DPO optimizer step as the trainer takes it (engine/train): policy forward + backward of 8 pairs whose
+ * chosen and rejected sequences are 128 tokens (32 prompt + 96 response), reference log-probs precomputed (as
+ * trainDpo does once per run), gradient clipping, AdamW. Runs on this thread (no worker) to time the step itself.
+ */
+async function dpoStep(dir: string, threads: number, log: (l: string) => void): Promise<Record<string, unknown> | null> {
+  const model = loadHfModel(dir);
+  const tok = loadTokenizer(dir);
+  const text = (i: number, len: number) => Array.from({ length: len }, (_, k) => String.fromCharCode(97 + ((i * 7 + k * 3) % 26))).join('');
+  const rows = Array.from({ length: 8 }, (_, i) => ({ prompt: text(i, 31), chosen: text(i + 1, 95), rejected: text(i + 2, 95) }));
+  const { examples } = tokenizePairRows(tok, rows, { maxLength: 128, maxPromptLength: 32 }, 'dpo');
+  const lengths = new Set(examples.flatMap((e) => [e.chosen.promptIds.length + e.chosen.responseIds.length, e.rejected.promptIds.length + e.rejected.responseIds.length]));
+  const items: DpoItem[] = examples.map((pair) => ({ pair, refChosen: -300, refRejected: -300 }));
+  const objective = dpoObjective(model.config, { beta: 0.1, labelSmoothing: 0, rpoAlpha: 0, lossType: 'sigmoid' }, { threads });
+  const state = createAdamWState(model.weights);
+  const step = async () => {
+    const r = await objective.run(model.weights, items);
+    clipGradNorm(r.grads, 1.0);
+    adamWStep(model.weights, r.grads, state, 5e-7, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 });
+    return r.loss;
+  };
+  try {
+    const t0 = performance.now();
+    await step(); // session creation + first run
+    const first = (performance.now() - t0) / 1000;
+    const times: number[] = [];
+    for (let k = 0; k < 3; k++) {
+      const t = performance.now();
+      await step();
+      times.push((performance.now() - t) / 1000);
+    }
+    times.sort((a, b) => a - b);
+    const res = { pairs: 8, seq: [...lengths], step_seconds: times[1]!, step_seconds_min: times[0]!, first_step_seconds: first };
+    log(`engine DPO step (8 pairs × 128 tokens): ${res.step_seconds.toFixed(2)} s (first, incl. session build: ${first.toFixed(2)} s)`);
+    return res;
+  } finally {
+    await objective.release();
+  }
 }
 
 function arg(name: string): string | undefined {

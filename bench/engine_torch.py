@@ -53,6 +53,9 @@ def seq_logps(model, ids, mask, prompt_len):
 
 
 def dpo_bench(model_dir, batch, seq, repeats):
+    """Reference log-probs precomputed (as the engine's trainDpo does once per run); the step is policy
+    forward + backward, grad-norm clipping (1.0) and AdamW. `with_ref_forward` adds the reference forward
+    under no_grad inside the step (TRL's default without precompute_ref_log_probs)."""
     policy = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
     ref = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
     policy.train()
@@ -62,26 +65,43 @@ def dpo_bench(model_dir, batch, seq, repeats):
     ids = torch.randint(0, 256, (2 * batch, seq))  # chosen rows then rejected rows
     mask = torch.ones_like(ids)
     beta = 0.1
+    with torch.no_grad():
+        r_pre = seq_logps(ref, ids, mask, prompt_len)
 
-    def step():
-        with torch.no_grad():
-            r = seq_logps(ref, ids, mask, prompt_len)
+    def step(with_ref):
+        if with_ref:
+            with torch.no_grad():
+                r = seq_logps(ref, ids, mask, prompt_len)
+        else:
+            r = r_pre
         p = seq_logps(policy, ids, mask, prompt_len)
         logits = beta * ((p[:batch] - r[:batch]) - (p[batch:] - r[batch:]))
         loss = -F.logsigmoid(logits).mean()
         opt.zero_grad(set_to_none=True)
         loss.backward()
+        torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
         opt.step()
         return loss.item()
 
-    step()  # warm-up
-    times = []
-    for _ in range(repeats):
-        t0 = time.perf_counter()
-        step()
-        times.append(time.perf_counter() - t0)
-    times.sort()
-    return {"pairs": batch, "seq": seq, "step_seconds": times[len(times) // 2], "step_seconds_min": times[0]}
+    def timed(with_ref):
+        step(with_ref)  # warm-up
+        times = []
+        for _ in range(repeats):
+            t0 = time.perf_counter()
+            step(with_ref)
+            times.append(time.perf_counter() - t0)
+        times.sort()
+        return times
+
+    t = timed(False)
+    tr = timed(True)
+    return {
+        "pairs": batch,
+        "seq": seq,
+        "step_seconds": t[len(t) // 2],
+        "step_seconds_min": t[0],
+        "with_ref_forward_step_seconds": tr[len(tr) // 2],
+    }
 
 
 def main():

@@ -139,6 +139,24 @@ describe('generate', () => {
     for (const lp of g[0]!.tokenLogprobs![0]!) expect(lp).toBeLessThanOrEqual(0);
   });
 
+  it('reports progress within a batch (throttled) and after each batch', async () => {
+    const events: { done: number; tokens: number }[] = [];
+    await generateWithTokens(model, ['a', 'b', 'c'], {
+      n: 2,
+      temperatures: [1],
+      maxNewTokens: 10,
+      seed: 'p',
+      stopTokenIds: [],
+      batchSize: 4,
+      progressIntervalMs: 0,
+      onProgress: (p) => events.push({ done: p.done, tokens: Number(p.detail?.['tokens']) }),
+    });
+    // Batch 1 (rows 0-3): steps report done 0; after it, 2 prompts are done; batch 2: done 2, then 3.
+    expect(events.filter((e) => e.done === 0).length).toBeGreaterThanOrEqual(8);
+    expect(events.at(-1)).toEqual({ done: 3, tokens: 60 });
+    for (let k = 1; k < events.length; k++) expect(events[k]!.tokens).toBeGreaterThanOrEqual(events[k - 1]!.tokens);
+  });
+
   it('honours an abort signal between steps', async () => {
     const ac = new AbortController();
     ac.abort();

@@ -11,6 +11,7 @@ import { KvCache } from './kv-cache';
 import { type SamplingParams, chooseToken, logSumExp } from './sampling';
 
 export const DEFAULT_GENERATE_BATCH = 16;
+const PROGRESS_INTERVAL_MS = 1000;
 
 interface Row {
   prompt: number;
@@ -100,7 +101,7 @@ export async function generate(model: InferenceModel, prompts: Prompt[], opts: G
 export async function generateWithTokens(
   model: InferenceModel,
   prompts: Prompt[],
-  opts: GenerateOptions,
+  opts: GenerateOptions & { /** Minimum time between progress reports within a batch (default 1000 ms). */ progressIntervalMs?: number },
 ): Promise<{ generations: Generation[]; tokenIds: number[][][] }> {
   const o = validateGenerateOptions(opts, prompts.length, model.tokenizer.eosTokenIds);
   const promptIds = prompts.map((p, i) => promptTokens(model, p, i));
@@ -128,7 +129,16 @@ export async function generateWithTokens(
   for (let start = 0; start < rows.length; start += o.batchSize) {
     throwIfAborted(opts.signal);
     const batch = rows.slice(start, start + o.batchSize);
-    tokensSoFar += await decodeBatch(model, session, batch, stop, opts.signal);
+    const before = tokensSoFar;
+    // Within a long batch, report at most once a second (activities heartbeat on progress).
+    let lastTick = performance.now();
+    const onStep = (tokens: number) => {
+      const now = performance.now();
+      if (!opts.onProgress || now - lastTick < (opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS)) return;
+      lastTick = now;
+      opts.onProgress({ done: Math.floor(start / o.n), total: prompts.length, detail: { responses: start, tokens: before + tokens } });
+    };
+    tokensSoFar += await decodeBatch(model, session, batch, stop, opts.signal, onStep);
     const rowsDone = start + batch.length;
     opts.onProgress?.({ done: Math.floor(rowsDone / o.n), total: prompts.length, detail: { responses: rowsDone, tokens: tokensSoFar } });
   }
@@ -186,6 +196,7 @@ async function decodeBatch(
   rows: Row[],
   stop: StopChecker,
   signal: AbortSignal | undefined,
+  onStep: (tokensSoFar: number) => void = () => {},
 ): Promise<number> {
   const cfg = model.config;
   const L = cfg.numHiddenLayers;
@@ -263,6 +274,7 @@ async function decodeBatch(
       else keep.push(b);
     });
     if (keep.length === 0) break;
+    onStep(generated);
     if (keep.length < active.length) {
       cache.keepRows(keep);
       active = keep.map((b) => active[b]!);
