@@ -12,6 +12,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engine } from '../engine/index';
+import type { BenchContext } from './run';
 import { loadHfModel } from '../engine/hf/checkpoint';
 import { adamWStep, createAdamWState } from '../engine/optim/adamw';
 import { clipGradNorm } from '../engine/optim/clip';
@@ -186,6 +187,17 @@ async function dpoStep(dir: string, threads: number, log: (l: string) => void): 
   } finally {
     await objective.release();
   }
+}
+
+/** bench/run.ts entry: `npm run bench -- engine` (BENCH_THREADS, BENCH_NEW_TOKENS, BENCH_TORCH=0 override). */
+export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
+  const { suite: _suite, ...rest } = await runEngineBench({
+    threads: Number(process.env.BENCH_THREADS ?? 1),
+    newTokens: Number(process.env.BENCH_NEW_TOKENS ?? 128),
+    torch: process.env.BENCH_TORCH !== '0',
+    log: ctx.log,
+  });
+  return rest;
 }
 
 function arg(name: string): string | undefined {
