@@ -14,6 +14,8 @@ export interface FdInput {
   data?: number[];
   /** Don't differentiate this float input. */
   constant?: boolean;
+  /** Declared graph shape (may be symbolic, e.g. ['B', 4]); default `shape`. */
+  dims?: (number | string)[];
 }
 
 export interface FdResult {
@@ -46,12 +48,13 @@ export async function checkGradients(
   const rnd = rng(opts.seed ?? 1);
   const [lo, hi] = opts.range ?? [-1, 1];
   const g = new GraphClass('float64', 'fd');
-  const xs = inputs.map((i) => g.input(i.name, i.dtype ?? 'float64', i.shape));
+  const xs = inputs.map((i) => g.input(i.name, i.dtype ?? 'float64', i.dims ?? i.shape));
   const out = build(g, xs);
-  const outShape = out.shape;
-  if (!outShape.every((d) => typeof d === 'number')) throw new Error(`checkGradients: output shape [${outShape.join(',')}] must be static`);
-  const n = (outShape as number[]).reduce((a, b) => a * b, 1);
-  const R = g.constant('float64', outShape as number[], Array.from({ length: n }, () => rnd() * 2 - 1));
+  // L = Σ out ⊙ R with R a fixed pseudo-random pattern sin(1.7·i + 0.3) built in-graph from out's runtime shape
+  // (so symbolic output dims work); R does not depend on any input's values.
+  const size = g.node('Size', [out], {}, [{ dtype: 'int64', shape: [] }])[0]!;
+  const iota = g.cast(g.range(g.scalar(0, 'int64'), size, g.scalar(1, 'int64'), 'n'), 'float64');
+  const R = g.reshapeLike(g.sin(g.add(g.mul(iota, g.scalar(1.7)), g.scalar(0.3))), out);
   const loss = g.reduceSum(g.mul(out, R), Array.from({ length: out.rank }, (_, i) => i), false);
   const diffIdx = inputs.map((i, k) => ((i.dtype ?? 'float64') === 'float64' && !i.constant ? k : -1)).filter((k) => k >= 0);
   const grads = grad(g, loss, diffIdx.map((k) => xs[k]!));

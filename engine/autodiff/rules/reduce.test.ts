@@ -26,3 +26,14 @@ describe('reduction and softmax rules vs central finite differences (float64)', 
     expect((await checkGradients(x, (g, [v]) => g.logSoftmax(v!, -1))).maxRelErr).toBeLessThan(TOL);
   });
 });
+
+describe('reductions over symbolic dims', () => {
+  it('ReduceMean with a symbolic count', async () => {
+    const r = await checkGradients([{ name: 'x', shape: [2, 3, 4], dims: ['B', 'T', 4] }], (g, [v]) => g.exp(g.reduceMean(v!, [0, 1], false)));
+    expect(r.maxRelErr).toBeLessThan(TOL);
+  });
+  it('ReduceSum with symbolic dims', async () => {
+    const r = await checkGradients([{ name: 'x', shape: [2, 3], dims: ['B', 'T'] }], (g, [v]) => g.exp(g.reduceSum(v!, [1], true)));
+    expect(r.maxRelErr).toBeLessThan(TOL);
+  });
+});

@@ -73,3 +73,27 @@ describe('shape and indexing rules vs central finite differences (float64)', () 
     expect(r.maxRelErr).toBeLessThan(TOL);
   });
 });
+
+describe('rules on symbolic dims (runtime-shape paths)', () => {
+  it('Concat along a symbolic axis', async () => {
+    const r = await checkGradients(
+      [
+        { name: 'a', shape: [2, 3], dims: [2, 'A'] },
+        { name: 'b', shape: [2, 2], dims: [2, 'B'] },
+      ],
+      (g, [a, b]) => g.exp(g.concat([a!, b!], 1)),
+    );
+    expect(r.maxRelErr).toBeLessThan(TOL);
+  });
+  it('Slice of a symbolic dim (to-end and negative end)', async () => {
+    const r = await checkGradients([{ name: 'x', shape: [3, 5], dims: ['N', 'T'] }], (g, [x]) => g.exp(g.slice(x!, [1, 0], [TO_END, -1], [0, 1])));
+    expect(r.maxRelErr).toBeLessThan(TOL);
+  });
+  it('Reshape (symbolic) and Flatten', async () => {
+    const r = await checkGradients([{ name: 'x', shape: [2, 3, 4], dims: ['B', 'T', 4] }], (g, [x]) => {
+      const flat = g.node('Flatten', [x!], { axis: 2 }, [{ dtype: 'float64', shape: ['B*T', 4] }])[0]!;
+      return g.mul(g.exp(flat), g.reshape(x!, [-1, 4], ['B*T', 4]));
+    });
+    expect(r.maxRelErr).toBeLessThan(TOL);
+  });
+});
