@@ -56,7 +56,7 @@ export async function inChunks<R>(
     const obj = await deps.store.writeJsonl(`${prefix}/partial/chunk-${String(start).padStart(6, '0')}.jsonl`, out);
     rows.push(...out);
     chunks.push({ key: obj.key, size: obj.size, sha256: obj.sha256 });
-    heartbeat({ done: end, total, chunks, key: obj.key } satisfies ChunkProgress & { key: string });
+    heartbeat({ done: end, total, chunks: [...chunks], key: obj.key } satisfies ChunkProgress & { key: string });
   }
   return rows;
 }
