@@ -194,7 +194,7 @@ async function temporalHealthy(o: StackOptions): Promise<boolean> {
 }
 
 function s3Store(o: StackOptions): ArtifactStore {
-  const s3 = { endpoint: address(o, 's3'), region: DEFAULTS.s3Region, forcePathStyle: true, credentials: o.credentials, bucket: o.bucket, partSize: 16 << 20, queueSize: 4 };
+  const s3 = { endpoint: address(o, 's3'), region: DEFAULTS.s3Region, forcePathStyle: true, credentials: o.credentials, bucket: o.bucket, partSize: 16 << 20, queueSize: 4, multipartThreshold: 1 << 30 };
   return new ArtifactStore({ s3: createS3Client(s3), bucket: o.bucket, endpoint: s3.endpoint });
 }
 

@@ -53,6 +53,8 @@ export interface S3Settings {
   partSize: number;
   /** Parts uploaded in parallel. */
   queueSize: number;
+  /** Files above this many bytes are uploaded by multipart; smaller ones in one streamed PutObject. */
+  multipartThreshold: number;
 }
 
 export interface TemporalSettings {
@@ -161,6 +163,7 @@ function readS3(env: Env): S3Settings {
     credentials: resolveS3Credentials(env, endpoint),
     partSize: readInt(env, 'S3_PART_SIZE_MB', 5, 5120, 16) * 1024 * 1024,
     queueSize: readInt(env, 'S3_UPLOAD_CONCURRENCY', 1, 64, 4),
+    multipartThreshold: readInt(env, 'S3_MULTIPART_THRESHOLD_MB', 5, 5120, 1024) * 1024 * 1024,
   };
 }
 

@@ -5,13 +5,17 @@
 // each object's size and sha256 against the manifest. A retried step lands on the same keys and rewrites
 // the same manifest.
 import { createReadStream, createWriteStream } from 'node:fs';
-import { mkdir, readdir, rename, rm, stat } from 'node:fs/promises';
+import { mkdir, readdir, readFile, rename, rm, stat } from 'node:fs/promises';
 import { dirname, join, relative, sep } from 'node:path';
-import { Readable } from 'node:stream';
+import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
   CreateBucketCommand,
+  CreateMultipartUploadCommand,
+  UploadPartCommand,
   DeleteObjectsCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -26,7 +30,9 @@ import {
   ChecksumMismatchError,
   MalformedJsonlError,
   MalformedManifestError,
+  MissingBucketError,
   ObjectNotFoundError,
+  StoreAccessError,
   StoreError,
   StoreUsageError,
   UncommittedArtifactError,
@@ -50,6 +56,8 @@ export interface ArtifactStoreOptions {
   partSize?: number;
   /** Parts uploaded concurrently (default 4). */
   queueSize?: number;
+  /** Files larger than this go up by multipart upload; smaller ones in one streamed PutObject (default 1 GiB). */
+  multipartThreshold?: number;
   /** Endpoint shown in error messages (default: resolved from the client). */
   endpoint?: string;
 }
@@ -85,6 +93,7 @@ export class ArtifactStore {
   readonly bucket: string;
   readonly partSize: number;
   readonly queueSize: number;
+  readonly multipartThreshold: number;
   private endpointLabel: string | undefined;
 
   constructor(options: ArtifactStoreOptions) {
@@ -92,6 +101,7 @@ export class ArtifactStore {
     this.bucket = options.bucket;
     this.partSize = Math.max(5 * MIB, options.partSize ?? 16 * MIB);
     this.queueSize = Math.max(1, options.queueSize ?? 4);
+    this.multipartThreshold = Math.max(this.partSize, options.multipartThreshold ?? 1024 * MIB);
     this.endpointLabel = options.endpoint;
   }
 
@@ -103,6 +113,7 @@ export class ArtifactStore {
       bucket: s3.bucket,
       partSize: s3.partSize,
       queueSize: s3.queueSize,
+      multipartThreshold: s3.multipartThreshold,
       endpoint: s3.endpoint ?? `AWS S3 (${s3.region})`,
     });
   }
@@ -198,24 +209,85 @@ export class ArtifactStore {
     return { key, size: counter.size, sha256: counter.digest() };
   }
 
-  /** Uploads a local file, streamed (multipart above the part size). */
+  /** Uploads a local file while a second reader hashes it. Up to the part size: read and PutObject. Up to
+   * the multipart threshold: one PutObject streamed from the file. Larger: multipart, parts streamed straight
+   * from file ranges (`queueSize` in parallel). Each request is retried with a fresh file stream. */
   async putFile(key: string, path: string, contentType?: string): Promise<StoredObject> {
-    await stat(path).catch(() => {
+    const info = await stat(path).catch(() => {
       throw new StoreUsageError(`cannot upload ${path} to ${this.uri(key)}: file not found`);
     });
-    return this.putStream(key, createReadStream(path, { highWaterMark: MIB }), contentType);
+    if (!info.isFile()) throw new StoreUsageError(`cannot upload ${path} to ${this.uri(key)}: not a regular file`);
+    if (info.size <= this.partSize) {
+      const bytes = await readFile(path);
+      return this.putBytes(key, bytes, contentType);
+    }
+    const hashing = hashFile(path);
+    if (info.size <= this.multipartThreshold) {
+      try {
+        await this.withRetries(key, () =>
+          this.s3.send(
+            new PutObjectCommand({
+              Bucket: this.bucket,
+              Key: key,
+              ContentLength: info.size,
+              ContentType: contentType,
+              Body: createReadStream(path, { highWaterMark: MIB }),
+            }),
+          ),
+        );
+      } catch (err) {
+        await hashing.catch(() => undefined);
+        throw err;
+      }
+      const { size, sha256 } = await hashing;
+      if (size !== info.size) throw new StoreError(`${path} changed size during upload to ${this.uri(key)} (${info.size} -> ${size} B)`);
+      return { key, size, sha256 };
+    }
+    const upload = await this.call(key, () =>
+      this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType })),
+    );
+    const uploadId = upload.UploadId;
+    if (!uploadId) throw new StoreError(`S3 returned no upload id for ${this.uri(key)}`);
+    try {
+      const count = Math.ceil(info.size / this.partSize);
+      if (count > 10_000) throw new StoreUsageError(`${path} needs ${count} parts of ${this.partSize} B (S3 allows 10000): raise S3_PART_SIZE_MB`);
+      const parts = await mapLimit(
+        Array.from({ length: count }, (_, i) => i),
+        this.queueSize,
+        async (i) => {
+          const start = i * this.partSize;
+          const length = Math.min(this.partSize, info.size - start);
+          const out = await this.withRetries(key, () =>
+            this.s3.send(
+              new UploadPartCommand({
+                Bucket: this.bucket,
+                Key: key,
+                UploadId: uploadId,
+                PartNumber: i + 1,
+                ContentLength: length,
+                Body: createReadStream(path, { start, end: start + length - 1, highWaterMark: MIB }),
+              }),
+            ),
+          );
+          return { PartNumber: i + 1, ETag: out.ETag };
+        },
+      );
+      const { size, sha256 } = await hashing;
+      if (size !== info.size) throw new StoreError(`${path} changed size during upload to ${this.uri(key)} (${info.size} -> ${size} B)`);
+      await this.call(key, () =>
+        this.s3.send(new CompleteMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: parts } })),
+      );
+      return { key, size, sha256 };
+    } catch (err) {
+      await hashing.catch(() => undefined);
+      await this.s3.send(new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: key, UploadId: uploadId })).catch(() => undefined);
+      throw err;
+    }
   }
 
   /** Streams an object's bytes. With `expect`, size is checked first and sha256 at the end of the stream. */
   async *getStream(key: string, options: ReadVerifyOptions = {}): AsyncGenerator<Buffer> {
-    const response = await this.call(key, () => this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
-    const expect = options.expect;
-    const body = response.Body as Readable | undefined;
-    if (!body) throw new StoreError(`S3 returned no body for ${this.uri(key)}`);
-    if (expect && response.ContentLength !== undefined && response.ContentLength !== expect.size) {
-      body.destroy();
-      throw new ChecksumMismatchError(this.bucket, key, expect, { size: response.ContentLength });
-    }
+    const body = await this.openBody(key, options.expect);
     const counter = new ByteCounter();
     try {
       for await (const chunk of body as AsyncIterable<Buffer>) {
@@ -227,12 +299,7 @@ export class ArtifactStore {
     } finally {
       body.destroy();
     }
-    if (expect) {
-      const sha256 = counter.digest();
-      if (counter.size !== expect.size || sha256 !== expect.sha256) {
-        throw new ChecksumMismatchError(this.bucket, key, expect, { size: counter.size, sha256 });
-      }
-    }
+    this.verify(key, counter, options.expect);
   }
 
   /** Downloads an object to a local file (streamed; written to a temp name, renamed when complete and verified). */
@@ -241,13 +308,44 @@ export class ArtifactStore {
     const partial = `${path}.partial-${randomBytes(4).toString('hex')}`;
     const counter = new ByteCounter();
     try {
-      await pipeline(Readable.from(counter.tap(this.getStream(key, options))), createWriteStream(partial));
+      const body = await this.openBody(key, options.expect);
+      const hasher = new Transform({
+        transform(chunk: Buffer, _encoding, done) {
+          counter.update(chunk);
+          done(null, chunk);
+        },
+      });
+      await pipeline(body, hasher, createWriteStream(partial, { highWaterMark: MIB })).catch(async (err: unknown) => {
+        if ((err as NodeJS.ErrnoException).syscall === 'open' || (err as NodeJS.ErrnoException).syscall === 'write') throw err;
+        throw toStoreError(err, { endpoint: await this.endpoint(), bucket: this.bucket, key });
+      });
+      this.verify(key, counter, options.expect);
       await rename(partial, path);
     } catch (err) {
       await rm(partial, { force: true });
       throw err;
     }
     return { key, size: counter.size, sha256: counter.digest() };
+  }
+
+  /** GetObject's body; with `expect`, a wrong Content-Length fails before any byte is read. */
+  private async openBody(key: string, expect: ReadVerifyOptions['expect']): Promise<Readable> {
+    const response = await this.call(key, () => this.s3.send(new GetObjectCommand({ Bucket: this.bucket, Key: key })));
+    const body = response.Body as Readable | undefined;
+    if (!body) throw new StoreError(`S3 returned no body for ${this.uri(key)}`);
+    if (expect && response.ContentLength !== undefined && response.ContentLength !== expect.size) {
+      body.destroy();
+      throw new ChecksumMismatchError(this.bucket, key, expect, { size: response.ContentLength });
+    }
+    return body;
+  }
+
+  private verify(key: string, counter: ByteCounter, expect: ReadVerifyOptions['expect']): void {
+    if (!expect) return;
+    const sha256 = counter.digest();
+    if (counter.size !== expect.size || sha256 !== expect.sha256) {
+      throw new ChecksumMismatchError(this.bucket, key, expect, { size: counter.size, sha256 });
+    }
   }
 
   /** Size of an object, or null when it does not exist. */
@@ -493,6 +591,18 @@ export class ArtifactStore {
     return this.endpointLabel;
   }
 
+  /** `call` with up to 3 attempts (for requests whose body is a fresh stream per attempt). */
+  private async withRetries<T>(key: string, fn: () => Promise<T>): Promise<T> {
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.call(key, fn);
+      } catch (err) {
+        if (attempt >= 3 || err instanceof StoreAccessError || err instanceof MissingBucketError) throw err;
+        await new Promise((r) => setTimeout(r, 200 * attempt));
+      }
+    }
+  }
+
   private async call<T>(key: string | undefined, fn: () => Promise<T>): Promise<T> {
     try {
       return await fn();
@@ -500,6 +610,13 @@ export class ArtifactStore {
       throw toStoreError(err, { endpoint: await this.endpoint(), bucket: this.bucket, ...(key !== undefined ? { key } : {}) });
     }
   }
+}
+
+/** Size and sha256 of a local file, read sequentially. */
+async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
+  const counter = new ByteCounter();
+  for await (const chunk of createReadStream(path, { highWaterMark: MIB })) counter.update(chunk as Buffer);
+  return { size: counter.size, sha256: counter.digest() };
 }
 
 /** Files under `dir`, recursive, as '/'-separated relative paths, sorted. */

@@ -19,8 +19,12 @@ export class ByteCounter {
     this.size += bytes.byteLength;
   }
 
+  private hex: string | undefined;
+
+  /** The sha256 (hex) of everything seen; the counter takes no more bytes after this. */
   digest(): string {
-    return this.hash.digest('hex');
+    this.hex ??= this.hash.digest('hex');
+    return this.hex;
   }
 }
 

@@ -12,8 +12,8 @@ import {
   ObjectNotFoundError,
   StoreUsageError,
   UncommittedArtifactError,
+  ArtifactStore,
   parseS3Uri,
-  type ArtifactStore,
 } from '../../shared/store';
 import { getTestStore, uniquePrefix } from '../helpers/services';
 
@@ -73,8 +73,20 @@ describe('artifact store', () => {
     expect(got.sha256).toBe(expectedSha);
     expect((await stat(local)).size).toBe(total);
     expect(await sha256OfFile(local)).toBe(expectedSha);
+
+    // The file path: parts streamed from file ranges (forced multipart with a low threshold).
+    const multipart = new ArtifactStore({ s3: store.s3, bucket: store.bucket, partSize: 16 << 20, multipartThreshold: 16 << 20 });
+    const fromFile = await multipart.putFile(`${prefix}-file/weights.bin`, local);
+    expect(fromFile).toEqual({ key: `${prefix}-file/weights.bin`, size: total, sha256: expectedSha });
+    await multipart.commit(`${prefix}-file`, [fromFile]);
+    const back = join(tmp, 'weights-back.bin');
+    expect((await multipart.getCommittedFile(`${prefix}-file`, 'weights.bin', back)).sha256).toBe(expectedSha);
+    expect(await sha256OfFile(back)).toBe(expectedSha);
+
     await rm(local);
+    await rm(back);
     await store.deletePrefix(prefix);
+    await store.deletePrefix(`${prefix}-file`);
   }, 300_000);
 
   it('refuses to read an uncommitted artifact, naming its prefix', async () => {
