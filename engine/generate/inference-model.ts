@@ -94,7 +94,13 @@ export class InferenceModel {
       return await createSession(bytes, { device, threads: this.options.threads ?? 1, optimization: this.options.optimization ?? 'all' });
     } catch (e) {
       if (device !== 'cpu') {
-        throw new EngineInputError(`device '${device}': onnxruntime could not create a session (${(e as Error).message}); is its provider installed?`, { cause: e });
+        const need =
+          device === 'cuda'
+            ? 'the CUDA execution provider libraries (libonnxruntime_providers_cuda.so, CUDA 12, cuDNN 9) next to onnxruntime-node'
+            : 'a Vulkan loader and a GPU driver for the bundled WebGPU provider';
+        throw new EngineInputError(`device '${device}' is not usable on this machine: ${(e as Error).message.trim()}. It needs ${need}; or use device 'cpu'`, {
+          cause: e,
+        });
       }
       throw e;
     }
