@@ -1,13 +1,13 @@
-// Objectives (see objective.ts) backed by onnxruntime sessions of the training graphs in graphs.ts.
+// Objectives (see objective.ts) backed by onnxruntime sessions of engine/model/train-graphs (E1's SFT,
+// Bradley–Terry, DPO and log-prob graphs; same batch conventions as data.ts + batchFeeds below).
 
 import type { Device } from '../api';
 import type { Weights } from '../hf/checkpoint';
 import type { LlamaConfig } from '../hf/config';
 import type { DpoParams } from '../losses/dpo';
-import type { Graph } from '../onnx/graph';
 import { createSession, type ort, tensor } from '../onnx/session';
 import { type Example, type PairExample, type SequenceBatch, collate, collatePairs } from './data';
-import { GRAD_PREFIX, buildDpoTrainGraph, buildRewardTrainGraph, buildSequenceLogpGraph, buildSftTrainGraph } from './graphs';
+import { buildDpoTrainGraph, buildLogProbGraph, buildRewardTrainGraph, buildSftTrainGraph, gradName } from '../model/train-graphs';
 import type { MicroBatchResult, Objective } from './objective';
 
 export interface SessionChoice {
@@ -15,11 +15,11 @@ export interface SessionChoice {
   threads?: number;
 }
 
-/** A lazily created session of one graph, fed weights by name. */
+/** A lazily created session of one graph (engine/model/train-graphs), fed weights by name. */
 class GraphRunner {
   private session: ort.InferenceSession | null = null;
   constructor(
-    private readonly build: () => Graph,
+    private readonly build: () => { toBytes(): Uint8Array },
     private readonly opts: SessionChoice,
   ) {}
 
@@ -63,17 +63,10 @@ export function batchFeeds(b: SequenceBatch, padTokenId: number): Record<string,
   };
 }
 
-function pairIndexFeeds(P: number): Record<string, ort.Tensor> {
-  return {
-    chosen_index: tensor('int64', Array.from({ length: P }, (_, i) => i), [P]),
-    rejected_index: tensor('int64', Array.from({ length: P }, (_, i) => P + i), [P]),
-  };
-}
-
 function readGrads(out: ort.InferenceSession.ReturnType, weights: Weights): Map<string, Float32Array> {
   const grads = new Map<string, Float32Array>();
   for (const name of weights.keys()) {
-    const t = out[`${GRAD_PREFIX}${name}`];
+    const t = out[gradName(name)];
     if (!t) throw new Error(`training graph has no gradient output for "${name}"`);
     grads.set(name, t.data as Float32Array);
   }
@@ -108,13 +101,14 @@ export function rewardObjective(cfg: LlamaConfig, opts: SessionChoice = {}): Obj
     units: (items) => items.length,
     async run(weights, items): Promise<MicroBatchResult> {
       const P = items.length;
-      const out = await runner.run(weights, { ...batchFeeds(collatePairs(items, pad), pad), ...pairIndexFeeds(P) });
-      const r = out['rewards']!.data as Float32Array;
+      const out = await runner.run(weights, batchFeeds(collatePairs(items, pad), pad));
+      const c = out['chosen_rewards']!.data as Float32Array;
+      const r = out['rejected_rewards']!.data as Float32Array;
       let accuracy = 0;
       let margin = 0;
       for (let i = 0; i < P; i++) {
-        accuracy += r[i]! > r[P + i]! ? 1 : 0;
-        margin += r[i]! - r[P + i]!;
+        accuracy += c[i]! > r[i]! ? 1 : 0;
+        margin += c[i]! - r[i]!;
       }
       return { loss: scalar(out, 'loss'), grads: readGrads(out, weights), sums: { accuracy, margin } };
     },
@@ -137,14 +131,10 @@ export function dpoObjective(cfg: LlamaConfig, params: DpoParams, opts: SessionC
     units: (items) => items.length,
     async run(weights, items): Promise<MicroBatchResult> {
       const P = items.length;
-      const ipo = params.lossType === 'ipo';
-      const refC = items.map((it) => (ipo ? it.refChosen / it.pair.chosen.responseIds.length : it.refChosen));
-      const refR = items.map((it) => (ipo ? it.refRejected / it.pair.rejected.responseIds.length : it.refRejected));
       const out = await runner.run(weights, {
         ...batchFeeds(collatePairs(items.map((i) => i.pair), pad), pad),
-        ...pairIndexFeeds(P),
-        ref_chosen: tensor('float32', refC, [P]),
-        ref_rejected: tensor('float32', refR, [P]),
+        ref_chosen_logps: tensor('float32', items.map((it) => it.refChosen), [P]),
+        ref_rejected_logps: tensor('float32', items.map((it) => it.refRejected), [P]),
       });
       const c = out['chosen_rewards']!.data as Float32Array;
       const r = out['rejected_rewards']!.data as Float32Array;
@@ -169,7 +159,7 @@ export async function sequenceLogps(
   opts: SessionChoice & { batchSize?: number; between?: () => Promise<void> } = {},
 ): Promise<Float64Array> {
   const pad = cfg.padTokenId ?? cfg.eosTokenIds[0] ?? 0;
-  const runner = new GraphRunner(() => buildSequenceLogpGraph(cfg), opts);
+  const runner = new GraphRunner(() => buildLogProbGraph(cfg).graph, opts);
   const out = new Float64Array(examples.length);
   const bs = Math.max(1, opts.batchSize ?? 8);
   try {

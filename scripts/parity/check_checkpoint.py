@@ -1,10 +1,10 @@
 #!/usr/bin/env python3
 """Load a model folder the engine wrote with Hugging Face transformers and print what it computes.
 
-Usage: check_checkpoint.py <model_dir> <inputs.json>
+Usage: check_checkpoint.py <model_dir> <inputs.json> [<more model dirs>...]
 
 inputs.json: {"rows": [[token ids], ...], "messages": [{"role", "content"}...] (optional)}
-Prints one JSON object:
+Prints one JSON object per model folder (one line each, in order):
   architecture, config (a few fields as transformers parsed them),
   logits: per row, the logits of every real position [len × vocab] (LlamaForCausalLM), or
   rewards: per row, the score at the last non-pad token (LlamaForSequenceClassification),
@@ -20,12 +20,17 @@ from transformers import AutoConfig, AutoTokenizer, LlamaForCausalLM, LlamaForSe
 
 
 def main():
-    if len(sys.argv) != 3:
+    if len(sys.argv) < 3:
         print(__doc__, file=sys.stderr)
         sys.exit(2)
-    model_dir, inputs_file = sys.argv[1], sys.argv[2]
+    inputs_file = sys.argv[2]
     with open(inputs_file) as f:
         inputs = json.load(f)
+    for model_dir in [sys.argv[1], *sys.argv[3:]]:
+        check(model_dir, inputs)
+
+
+def check(model_dir, inputs):
     cfg = AutoConfig.from_pretrained(model_dir)
     arch = (cfg.architectures or ["LlamaForCausalLM"])[0]
     cls = {"LlamaForCausalLM": LlamaForCausalLM, "LlamaForSequenceClassification": LlamaForSequenceClassification}[arch]

@@ -90,14 +90,17 @@ export async function writeRoundtripCheckpoints(dir: string): Promise<{ policy: 
   return { policy, reward, inputs: { rows, messages } };
 }
 
-/** Runs check_checkpoint.py on a folder (needs the venv). */
-export function runCheck(modelDir: string, inputs: RoundtripInputs): CheckResult {
+/** Runs check_checkpoint.py on model folders (one Python process; needs the venv). */
+export function runCheck(modelDirs: string[], inputs: RoundtripInputs): CheckResult[] {
   const tmp = mkdtempSync(join(tmpdir(), 'rt-in-'));
   try {
     const file = join(tmp, 'inputs.json');
     writeFileSync(file, JSON.stringify(inputs));
-    const out = execFileSync(PARITY_PYTHON, [CHECK_SCRIPT, modelDir, file], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
-    return JSON.parse(out.trim().split('\n').pop()!) as CheckResult;
+    const [first, ...rest] = modelDirs;
+    const out = execFileSync(PARITY_PYTHON, [CHECK_SCRIPT, first!, file, ...rest], { encoding: 'utf8', maxBuffer: 64 << 20, stdio: ['ignore', 'pipe', 'pipe'] });
+    const lines = out.trim().split('\n').filter((l) => l.startsWith('{'));
+    if (lines.length !== modelDirs.length) throw new Error(`check_checkpoint.py printed ${lines.length} results for ${modelDirs.length} folders`);
+    return lines.map((l) => JSON.parse(l) as CheckResult);
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
@@ -108,7 +111,8 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), 'roundtrip-'));
   try {
     const { policy, reward, inputs } = await writeRoundtripCheckpoints(dir);
-    const result = { inputs, policy: runCheck(policy, inputs), reward: runCheck(reward, inputs) };
+    const [p, r] = runCheck([policy, reward], inputs);
+    const result = { inputs, policy: p, reward: r };
     writeFileSync(ROUNDTRIP_FILE, JSON.stringify(result));
     console.log(`wrote ${ROUNDTRIP_FILE}`);
   } finally {
