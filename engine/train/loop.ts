@@ -63,9 +63,16 @@ export interface LoopInput<I> {
 
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** SHA-256 over the parts; arrays are hashed element by element (no giant JSON string for big datasets). */
 export function fingerprint(parts: unknown[]): string {
   const h = createHash('sha256');
-  for (const p of parts) h.update(JSON.stringify(p)).update('\n');
+  for (const p of parts) {
+    if (Array.isArray(p)) {
+      h.update(`[${p.length}]`);
+      for (const x of p) h.update(JSON.stringify(x)).update(',');
+    } else h.update(JSON.stringify(p));
+    h.update('\n');
+  }
   return h.digest('hex');
 }
 
