@@ -8,6 +8,7 @@ import type { ArtifactStore } from '../shared/store';
 import { flattenOptions, lossCurveFrom, reportDataFromRun } from '../report/from-run';
 import type { LossCurve, RunReportData } from '../report/types';
 import { uiUrl } from './context';
+import { offlineId } from './offline-baseline';
 import { CliError } from './errors';
 
 const isObject = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -30,7 +31,7 @@ export async function collectLossCurves(store: ArtifactStore, run: string, itera
     { stage: 'sft', prefix: layout.model(run, 'sft') },
     { stage: 'reward-model', prefix: layout.model(run, 'reward-model') },
     ...Array.from({ length: iterations }, (_, i) => ({ stage: `iter-${String(i + 1).padStart(4, '0')}`, prefix: layout.model(run, i + 1) })),
-    { stage: 'offline-dpo', prefix: `runs/${run}/offline-dpo/policy` },
+    { stage: 'offline-dpo', prefix: layout.model(offlineId(run), 1) },
   ];
   const curves: LossCurve[] = [];
   for (const s of stages) {
@@ -52,6 +53,14 @@ export function summaryBaselines(summary: unknown): { name: string; metrics: Par
   }
   if (isObject(summary.offlineDpo)) out.push({ name: 'offline DPO', metrics: summary.offlineDpo as Partial<EvalMetrics> });
   return out;
+}
+
+/** The offline-DPO baseline of a run (cli/offline-baseline.ts) from its summary in S3, when it ran. */
+export async function offlineBaseline(store: ArtifactStore, run: string): Promise<{ name: string; metrics: Partial<EvalMetrics> }[]> {
+  const summary = await getJsonOrNull(store, `${layout.summary(offlineId(run))}/${FILE.summary}`).catch(() => null);
+  const rows = isObject(summary) && Array.isArray(summary.metrics) ? (summary.metrics as Array<Partial<EvalMetrics> & { iteration?: number }>) : [];
+  const trained = rows.find((m) => m.iteration === 1);
+  return trained ? [{ name: 'offline DPO', metrics: trained }] : [];
 }
 
 export interface CollectedRun {
@@ -97,7 +106,7 @@ export async function collectRunReport(client: Client, store: ArtifactStore, cfg
     task,
     generatedAt: new Date().toISOString(),
     metrics: rows,
-    baselines: summaryBaselines(summary),
+    baselines: [...summaryBaselines(summary), ...(await offlineBaseline(store, run))],
     lossCurves,
     ...(options ? { options: flattenOptions(options) } : {}),
   });

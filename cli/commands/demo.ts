@@ -7,41 +7,89 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { layout } from '../../shared/layout';
-import { metricsQuery, statusQuery, type EvalMetrics } from '../../shared/messages';
+import { metricsQuery, statusQuery, type EvalMetrics, type IterationMetrics, type RunStatus } from '../../shared/messages';
 import { renderRunReport } from '../../report/run-report';
 import type { CommandSpec, ParsedArgs } from '../args';
+import type { Client, WorkflowHandle } from '@temporalio/client';
 import { uiUrl, withClient, type Io } from '../context';
 import { CliError, oneLine } from '../errors';
-import { renderResults, renderStatus, resultRows } from '../format';
+import { progressBar, renderResults, renderStatus, resultRows } from '../format';
 import { LiveView } from '../live';
-import { collectRunReport, summaryBaselines } from '../report-data';
+import { offlineBaselineInput, offlineId } from '../offline-baseline';
+import { validateRecipe } from '../recipe-options';
+import { collectRunReport } from '../report-data';
 import { defaultReportPath } from './inspect';
 import { optionsFromArgs, startPipeline } from './run';
 
 export const demoSpec: CommandSpec = {
   name: 'demo',
-  summary: 'Run the whole recipe on the demo task locally: stack, in-process worker, pipeline, live progress, results table and HTML report.',
-  usage: 'durable-rlhf demo [--set KEY=VALUE ...] [--config FILE] [--id ID] [--interval SECONDS]',
+  summary: 'Run the whole recipe on the demo task locally: stack, in-process worker, pipeline + offline-DPO baseline, live progress, results table, HTML report.',
+  usage: 'durable-rlhf demo [--set KEY=VALUE ...] [--config FILE] [--id ID] [--no-baseline] [--interval SECONDS]',
   positionals: [0, 0],
   flags: {
     config: { kind: 'string', value: 'FILE', help: 'recipe options file (default: the demo defaults)' },
     set: { kind: 'list', value: 'KEY=VALUE', help: 'override one option, e.g. --set online.iterations=3' },
     id: { kind: 'string', value: 'ID', help: 'workflow id (default demo-<utc time>)' },
-    interval: { kind: 'int', value: 'SECONDS', help: 'progress refresh period (default 2; non-TTY output prints a line on change or every 30 s)' },
+    'no-baseline': { kind: 'boolean', help: 'skip the offline-DPO baseline run' },
+    interval: { kind: 'int', value: 'SECONDS', help: 'progress refresh period (default 2; without a TTY a line is printed on change or every 30 s)' },
   },
+  details:
+    'The offline-DPO baseline is a second rlhfPipeline run, <id>/offline-dpo, started once the SFT and reward models exist:\n' +
+    'one DPO round on all T×N prompts with pairs sampled once from the SFT model (same prompts, epochs and eval prompts).',
 };
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 
-/** The final table's baselines besides SFT, from the pipeline result (e.g. `{ baselines: { offlineDpo } }`). */
-export function baselinesFromResult(result: unknown): { name: string; metrics: EvalMetrics }[] {
-  return summaryBaselines(result) as { name: string; metrics: EvalMetrics }[];
+/** A started workflow whose result is collected in the background. */
+interface Tracked {
+  handle: WorkflowHandle;
+  done: boolean;
+  result: unknown;
+  failure: unknown;
+  outcome: Promise<void>;
+}
+
+function track(handle: WorkflowHandle): Tracked {
+  const t: Tracked = { handle, done: false, result: undefined, failure: null, outcome: Promise.resolve() };
+  t.outcome = handle.result().then(
+    (r: unknown) => {
+      t.result = r;
+      t.done = true;
+    },
+    (err: unknown) => {
+      t.failure = err;
+      t.done = true;
+    },
+  );
+  return t;
+}
+
+async function snapshot(client: Client, handle: WorkflowHandle): Promise<{ status: RunStatus; metrics: IterationMetrics[] }> {
+  const [status, metrics] = await client.connection.withDeadline(Date.now() + 10_000, () => Promise.all([handle.query(statusQuery), handle.query(metricsQuery)]));
+  return { status, metrics };
+}
+
+/** One line for the baseline run: stage and shard progress. */
+export function baselineLine(s: RunStatus | null, note = ''): string {
+  if (!s) return `offline DPO baseline: ${note || 'waiting for the SFT and reward models'}`;
+  const shards = s.shards && s.shards.total > 0 ? ` ${progressBar(s.shards.done, s.shards.total, 12)} ${s.shards.done}/${s.shards.total} ${s.shards.step}` : '';
+  return `offline DPO baseline: ${s.stage}${s.step ? ` · ${s.step}` : ''}${shards}`;
+}
+
+const failureText = (err: unknown): string => oneLine((err as { cause?: unknown }).cause ?? err);
+
+/** The offline baseline's trained row (iteration 1) from its result's metrics. */
+export function offlineRow(result: unknown): { name: string; metrics: EvalMetrics }[] {
+  const metrics = (result as { metrics?: IterationMetrics[] } | null)?.metrics;
+  const trained = Array.isArray(metrics) ? metrics.find((m) => m.iteration === 1) : undefined;
+  return trained ? [{ name: 'offline DPO', metrics: trained }] : [];
 }
 
 export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
   const { input, recipe } = await optionsFromArgs(args);
   const id = (args.flags.id as string | undefined) ?? `demo-${new Date().toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15)}`;
   const intervalMs = ((args.flags.interval as number | undefined) ?? 2) * 1000;
+  const withBaseline = !args.flags['no-baseline'];
 
   io.out('▶ local stack');
   const stack = await import('../../scripts/stack');
@@ -56,7 +104,7 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
   const store = ArtifactStore.fromConfig(cfg);
   await store.ensureBucket();
 
-  io.out('▶ worker (all queues, in this process)');
+  io.out('▶ worker (rlhf-control, rlhf-inference, rlhf-train in this process)');
   const { createWorkers } = await import('../../workers/main');
   const workers = await createWorkers({ config: cfg, store });
   const workersDone = workers.run();
@@ -69,7 +117,7 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
     await workersDone.catch(() => undefined);
   };
   const onSignal = (): void => {
-    io.err(`\ninterrupted: the run ${id} is durable; continue it with \`durable-rlhf worker\` and \`durable-rlhf watch ${id}\``);
+    io.err(`\ninterrupted: the run ${id} is durable; continue it with \`durable-rlhf worker\` and follow it with \`durable-rlhf watch ${id}\``);
     void stopWorkers().then(() => process.exit(130));
   };
   process.once('SIGINT', onSignal);
@@ -77,48 +125,63 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
 
   try {
     await withClient(async (client) => {
-      io.out(`▶ pipeline ${id} (task ${recipe.data.task}, ${recipe.online.iterations} iterations × ${recipe.online.promptsPerIteration} prompts, K=${recipe.online.k})`);
+      const o = recipe.online;
+      io.out(`▶ pipeline ${id}: task ${recipe.data.task}, T=${o.iterations} iterations × ${o.promptsPerIteration} prompts, K=${o.k}, β=${o.beta}`);
       io.out(`  UI: ${uiUrl(cfg, id)}`);
-      const { handle, started } = await startPipeline(client, recipe, input, { workflowId: id, summary: `durable-rlhf demo ${id}` });
-      if (!started) io.out(`  ${id} was already running: following it`);
+      const main = track((await startPipeline(client, recipe, input, { workflowId: id, summary: `durable-rlhf demo ${id}` })).handle);
+      let baseline: Tracked | null = null;
+      let baselineNote = withBaseline ? '' : 'skipped (--no-baseline)';
+      const startBaseline = async (models: { sft: string | null; reward: string | null }): Promise<void> => {
+        if (!withBaseline || baseline || !models.sft || !models.reward) return;
+        const offlineInput = offlineBaselineInput(input, recipe, { sft: models.sft, reward: models.reward }, cfg.s3.bucket);
+        const baselineRecipe = validateRecipe(offlineInput, 'offline baseline options');
+        const started = await startPipeline(client, baselineRecipe, offlineInput, {
+          workflowId: offlineId(id),
+          summary: `durable-rlhf demo ${id}: offline-DPO baseline (pairs from the SFT model, ${o.iterations * o.promptsPerIteration} prompts at once)`,
+        });
+        baseline = track(started.handle);
+      };
+
       const view = new LiveView(io.stdout, 30_000);
-      let result: unknown;
-      let failure: unknown = null;
-      let finished = false;
-      const outcome = handle.result().then(
-        (r: unknown) => {
-          result = r;
-          finished = true;
-        },
-        (err: unknown) => {
-          failure = err;
-          finished = true;
-        },
-      );
-      while (!finished) {
+      while (!main.done || (baseline !== null && !(baseline as Tracked).done)) {
         if (workerError) throw new CliError(`worker stopped: ${oneLine(workerError)}`);
+        const lines: string[] = [];
         try {
-          const [status, metrics] = await client.connection.withDeadline(Date.now() + 10_000, () => Promise.all([handle.query(statusQuery), handle.query(metricsQuery)]));
-          view.update([...renderStatus(status), '', ...renderResults(resultRows(metrics))]);
+          const now = await snapshot(client, main.handle);
+          lines.push(...renderStatus(now.status), '', ...renderResults(resultRows(now.metrics)));
+          await startBaseline(now.status.models);
         } catch (err) {
-          view.update([`waiting for ${id}: ${oneLine(err)}`]);
+          lines.push(main.done ? `${id}: finished` : `waiting for ${id}: ${oneLine(err)}`);
         }
-        await Promise.race([outcome, sleep(intervalMs)]);
+        if (main.done && main.failure) break;
+        if (main.done && !baseline) {
+          const models = (main.result as { models?: { sft?: string; reward?: string } } | undefined)?.models;
+          await startBaseline({ sft: models?.sft ?? null, reward: models?.reward ?? null });
+          if (!baseline) break;
+        }
+        let bStatus: RunStatus | null = null;
+        if (baseline) {
+          const b: Tracked = baseline;
+          if (b.done) baselineNote = b.failure ? `failed: ${failureText(b.failure)}` : 'done';
+          else bStatus = await snapshot(client, b.handle).then((x) => x.status, () => null);
+        }
+        lines.push('', baselineLine(bStatus, baselineNote || (baseline ? 'starting' : '')));
+        view.update(lines);
+        await Promise.race([main.outcome, (baseline as Tracked | null)?.outcome ?? main.outcome, sleep(intervalMs)]);
       }
       view.release();
-      if (failure) throw new CliError(`${id} failed: ${oneLine((failure as { cause?: unknown }).cause ?? failure)} (details: ${uiUrl(cfg, id)})`);
+      if (main.failure) throw new CliError(`${id} failed: ${failureText(main.failure)} (details: ${uiUrl(cfg, id)})`);
 
-      const metrics = await client.connection.withDeadline(Date.now() + 15_000, () => handle.query(metricsQuery));
+      const metrics = ((main.result as { metrics?: IterationMetrics[] }).metrics ?? []) as IterationMetrics[];
+      const b = baseline as Tracked | null;
+      const baselines = b && !b.failure ? offlineRow(b.result) : [];
       io.out('');
-      io.out(`■ results on ${recipe.evaluation.prompts} held-out prompts (same budget for every policy)`);
-      const baselines = baselinesFromResult(result);
+      io.out(`■ results on ${recipe.evaluation.prompts} held-out prompts (gold = exact grader of ${recipe.data.task}; win rate and reward from the RM)`);
       for (const line of renderResults(resultRows(metrics, baselines))) io.out(`  ${line}`);
-      if (baselines.length === 0) io.out('  (offline DPO baseline not reported by this pipeline version)');
+      if (b?.failure) io.out(`  offline DPO baseline failed: ${failureText(b.failure)} (${uiUrl(cfg, offlineId(id))})`);
+      else if (!withBaseline) io.out('  (offline DPO baseline skipped)');
 
       const collected = await collectRunReport(client, store, cfg, id);
-      if (collected.data.baselines.length <= 1 && baselines.length > 0) {
-        collected.data.baselines.push(...baselines.map((b) => ({ name: b.name, goldScore: b.metrics.gold, reward: b.metrics.meanReward, winRate: b.metrics.winRateVsSft, kl: b.metrics.kl, length: b.metrics.meanResponseLength })));
-      }
       const html = renderRunReport(collected.data);
       const path = defaultReportPath(id);
       await mkdir(dirname(path), { recursive: true });
@@ -129,6 +192,7 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
       io.out(`report: ${path}`);
       io.out(`        ${store.uri(key)}`);
       io.out(`UI:     ${uiUrl(cfg, id)}`);
+      if (b) io.out(`        ${uiUrl(cfg, offlineId(id))} (offline-DPO baseline)`);
       io.out('the stack keeps running (durable-rlhf services down stops it)');
     }, cfg);
   } finally {

@@ -7,7 +7,7 @@ import { checkWorkflowId, defaultRunId, PIPELINE_WORKFLOW, uiUrl, withClient, ty
 import { CliError, oneLine, UsageError } from '../errors';
 import { applySets, describePoint, expandGrid, loadConfigFile, parseGridAxis, pointInput, validateRecipe, type GridPoint } from '../recipe-options';
 import { renderResults, resultRows } from '../format';
-import { metricsQuery } from '../../shared/messages';
+import { metricsQuery, type IterationMetrics } from '../../shared/messages';
 
 const optionFlags = {
   config: { kind: 'string', value: 'FILE', help: 'recipe options from a .json/.yaml file (any subset; the rest are defaults)' },
@@ -42,9 +42,10 @@ export const sweepSpec: CommandSpec = {
   details: 'examples:\n  durable-rlhf sweep --grid beta=0.05,0.1,0.3 --grid lr=5e-5,1e-4 --max-parallel 2\n  durable-rlhf list --sweep <id>',
 };
 
-/** The workflow input of rlhfPipeline: the user's partial options (the workflow resolves defaults itself). */
-export function pipelineInput(recipe: RecipeInput, extra: Record<string, unknown> = {}): Record<string, unknown> {
-  return { recipe, ...extra };
+/** The workflow input of rlhfPipeline (RlhfPipelineInput): the user's partial options, flat, plus an optional
+ * run name; the workflow resolves the defaults itself. */
+export function pipelineInput(recipe: RecipeInput, run?: string): Record<string, unknown> {
+  return { ...(recipe as Record<string, unknown>), ...(run ? { run } : {}) };
 }
 
 /** Options from --config and --set, validated; returns the partial input and the resolved options. */
@@ -70,13 +71,13 @@ export async function startPipeline(
   client: Client,
   recipe: RecipeOptions,
   input: RecipeInput,
-  opts: { workflowId: string; summary?: string; details?: string; sweepId?: string },
+  opts: { workflowId: string; run?: string; summary?: string; details?: string; sweepId?: string },
 ): Promise<StartedRun> {
   try {
     const handle = await client.workflow.start(PIPELINE_WORKFLOW, {
       taskQueue: recipe.execution.taskQueues.control,
       workflowId: opts.workflowId,
-      args: [pipelineInput(input)],
+      args: [pipelineInput(input, opts.run)],
       ...(opts.summary ? { staticSummary: opts.summary } : {}),
       ...(opts.details ? { staticDetails: opts.details } : {}),
       ...(opts.sweepId ? { typedSearchAttributes: [{ key: RlhfSweep, value: opts.sweepId }] } : {}),
@@ -88,9 +89,13 @@ export async function startPipeline(
   }
 }
 
-async function printResults(client: Client, handle: WorkflowHandle, io: Io): Promise<void> {
+/** The metrics table of a finished run: its result's `metrics`, else the metrics query. */
+async function printResults(client: Client, handle: WorkflowHandle, result: unknown, io: Io): Promise<void> {
   try {
-    const metrics = await client.connection.withDeadline(Date.now() + 15_000, () => handle.query(metricsQuery));
+    const fromResult = (result as { metrics?: unknown } | null)?.metrics;
+    const metrics = Array.isArray(fromResult)
+      ? (fromResult as IterationMetrics[])
+      : await client.connection.withDeadline(Date.now() + 15_000, () => handle.query(metricsQuery));
     for (const line of renderResults(resultRows(metrics))) io.out(line);
   } catch (err) {
     io.err(`(could not read the metrics table: ${oneLine(err)})`);
@@ -107,13 +112,14 @@ export async function startCommand(args: ParsedArgs, io: Io): Promise<void> {
     io.out(`  watch:  durable-rlhf watch ${id}`);
     io.out(`  UI:     ${uiUrl(cfg, id)}`);
     if (args.flags.wait) {
+      let result: unknown;
       try {
-        await handle.result();
+        result = await handle.result();
         io.out(`${id} completed`);
       } catch (err) {
         throw new CliError(`${id} failed: ${oneLine((err as { cause?: unknown }).cause ?? err)}`);
       }
-      await printResults(client, handle, io);
+      await printResults(client, handle, result, io);
     }
   });
 }
