@@ -128,6 +128,19 @@ describe('trainSft', () => {
       }),
     ).rejects.toThrow(/resume-ck\/step-000004 was written for other data/);
   });
+  it('checkpoints every M seconds (everySeconds)', async () => {
+    const seen: number[] = [];
+    const sleep = new Int32Array(new SharedArrayBuffer(4));
+    await trainSft({
+      modelDir: policyDir,
+      rows: sftRows.slice(0, 4),
+      hyper: hyper({ epochs: 3, batchSize: 2 }),
+      outDir: join(tmp, 'timed'),
+      checkpoint: { dir: join(tmp, 'timed-ck'), everySeconds: 0.002, onCheckpoint: async ({ step }) => void seen.push(step) },
+      onProgress: () => void Atomics.wait(sleep, 0, 0, 5), // each step takes ≥ 5 ms
+    });
+    expect(seen).toEqual([1, 2, 3, 4, 5]); // not after the final step: the final model is the output
+  });
 });
 
 describe('trainRewardModel', () => {
