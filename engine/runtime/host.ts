@@ -19,6 +19,14 @@ interface Pending {
   cleanup: () => void;
 }
 
+/** An AbortSignal, also one from another realm or a polyfill (duck-typed). */
+function isAbortSignal(v: unknown): v is AbortSignal {
+  if (v instanceof AbortSignal) return true;
+  if (v === null || typeof v !== 'object') return false;
+  const s = v as Partial<AbortSignal>;
+  return typeof s.aborted === 'boolean' && typeof s.addEventListener === 'function' && typeof s.removeEventListener === 'function';
+}
+
 /** Rebuilds an error that crossed the thread boundary, keeping the engine's classes (matched by name). */
 export function deserializeError(s: SerializedError): Error {
   let e: Error;
@@ -108,7 +116,7 @@ export class EngineWorker {
       fns.set(id, v as (...a: unknown[]) => unknown);
       return { __engineFn: id };
     }
-    if (v instanceof AbortSignal) {
+    if (isAbortSignal(v)) {
       found.signal ??= v;
       return { __engineSignal: true };
     }
