@@ -104,6 +104,67 @@ describe('Llama graph forward vs plain-JS reference', () => {
     await Promise.all([sFull.release(), sCached.release(), sStep.release()]);
   });
 
+  it('KV cache with a left-padded batch: two decode steps match each sequence run alone', async () => {
+    const cfg = tinyConfig();
+    const w = randomWeights(cfg, 9);
+    const full = buildLlamaGraph(cfg, { dtype: 'float64', logits: 'last' });
+    const step = buildLlamaGraph(cfg, { dtype: 'float64', logits: 'last', kvCache: { present: 'full' } });
+    const sFull = await createSession(full.graph.toBytes(), { optimization: 'basic' });
+    const sStep = await createSession(step.graph.toBytes(), { optimization: 'basic' });
+    const seqs = [
+      [3, 4, 5, 6, 7, 8],
+      [9, 10, 3, 4],
+    ];
+    const prefix = 4; // row 0: 4 real prompt tokens; row 1: 2 pads + 2 real
+    const prompts = [seqs[0]!.slice(0, prefix), [0, 0, ...seqs[1]!.slice(0, 2)]];
+    const promptMask = [
+      [1, 1, 1, 1],
+      [0, 0, 1, 1],
+    ];
+    const pos = promptMask.map((m) => {
+      let c = 0;
+      return m.map((x) => (x ? c++ : 0));
+    });
+    const zeros = (n: number) => tensor('float64', [], [2, cfg.numKeyValueHeads, n, cfg.headDim]);
+    let past: Record<string, ReturnType<typeof tensor>> = {};
+    for (let l = 0; l < cfg.numHiddenLayers; l++) {
+      past[`past_key_values.${l}.key`] = zeros(0);
+      past[`past_key_values.${l}.value`] = zeros(0);
+    }
+    let mask = promptMask.map((m) => [...m]);
+    let ids = prompts;
+    let positions = pos;
+    for (let s = 0; s < 3; s++) {
+      const T = ids[0]!.length;
+      const r = await sStep.run({
+        input_ids: tensor('int64', ids.flat(), [2, T]),
+        attention_mask: tensor('int64', mask.flat(), [2, mask[0]!.length]),
+        position_ids: tensor('int64', positions.flat(), [2, T]),
+        ...past,
+        ...weightFeeds(step.graph, w),
+      });
+      // Compare each row's last logits with the row's real tokens so far run alone.
+      for (let b = 0; b < 2; b++) {
+        const real = [...prompts[b]!.filter((_, i) => promptMask[b]![i]), ...seqs[b]!.slice(b === 0 ? prefix : 2, (b === 0 ? prefix : 2) + s)];
+        const alone = await sFull.run({ ...batchFeeds([real], real.length).feeds, ...weightFeeds(full.graph, w) });
+        const V = cfg.vocabSize;
+        const got = toNumbers(r['logits']!).slice(b * V, (b + 1) * V);
+        expect(maxRelErr(got, toNumbers(alone['logits']!))).toBeLessThan(1e-10);
+      }
+      past = {};
+      for (let l = 0; l < cfg.numHiddenLayers; l++) {
+        past[`past_key_values.${l}.key`] = r[`present.${l}.key`]!;
+        past[`past_key_values.${l}.value`] = r[`present.${l}.value`]!;
+      }
+      // Next token: the sequence's own next token (teacher forcing).
+      const next = [seqs[0]![prefix + s]!, seqs[1]![2 + s]!];
+      ids = next.map((t) => [t]);
+      mask = mask.map((m) => [...m, 1]);
+      positions = mask.map((m) => [m.reduce((a, x) => a + x, 0) - 1]);
+    }
+    await Promise.all([sFull.release(), sStep.release()]);
+  });
+
   it('initializer weights give the same logits as weight inputs', async () => {
     const cfg = tinyConfig({ tieWordEmbeddings: true });
     const w = randomWeights(cfg, 5);

@@ -277,18 +277,28 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
     v = g.transpose(g.reshape(v, [0, 0, kvH, hd]), [0, 2, 1, 3]);
     q = applyRope(g, q, cosQ, sinQ, half);
     k = applyRope(g, k, cosK, sinK, half);
-    let keys = k;
-    let values = v;
+    const qs = g.mul(q, scale);
+    /** q·Kᵀ for K [B,kvH,S,hd] as a MatMul on a transposed view (ORT fuses it into FusedMatMul, no copy). */
+    const scoresAgainst = (keys: Value): Value => g.matmul(qs, g.transpose(g.unsqueeze(keys, [2]), [0, 1, 2, 4, 3]));
+    let attn: Value; // [B,kvH,G,T,hd]
     if (kv) {
-      keys = g.concat([past[l]!.key, k], 2);
-      values = g.concat([past[l]!.value, v], 2);
+      const pk = past[l]!.key;
+      const pv = past[l]!.value;
       presentNew.push({ key: k, value: v });
-      presentFull.push({ key: keys, value: values });
+      presentFull.push({ key: g.concat([pk, k], 2), value: g.concat([pv, v], 2) });
+      // Attention over [past | new] without concatenating the cache: only the scores [.., T, P+T] are joined.
+      const scores = g.add(g.concat([scoresAgainst(pk), scoresAgainst(k)], -1), bias);
+      const probs = g.softmax(scores, -1);
+      const sizes = g.concat([g.shapeOf(pk, 2, 3), g.shapeOf(k, 2, 3)], 0);
+      const [pPast, pNew] = g.node('Split', [probs, sizes], { axis: 4 }, [
+        { dtype: dt, shape: [B, kvH, groups, T, DIMS.past] },
+        { dtype: dt, shape: [B, kvH, groups, T, T] },
+      ]) as [Value, Value];
+      attn = g.add(g.matmul(pPast, g.unsqueeze(pv, [2])), g.matmul(pNew, g.unsqueeze(v, [2])));
+    } else {
+      const probs = g.softmax(g.add(scoresAgainst(k), bias), -1); // [B,kvH,G,T,T]
+      attn = g.matmul(probs, g.unsqueeze(v, [2]));
     }
-    const kT = g.unsqueeze(g.transpose(keys, [0, 1, 3, 2]), [2]); // [B,kvH,1,hd,S]
-    const scores = g.add(g.matmul(g.mul(q, scale), kT), bias); // [B,kvH,G,T,S]
-    const probs = g.softmax(scores, -1);
-    const attn = g.matmul(probs, g.unsqueeze(values, [2])); // [B,kvH,G,T,hd]
     const merged = g.reshape(g.transpose(attn, [0, 3, 1, 2, 4]), [0, 0, -1], [B, T, nH * hd]);
     x = g.add(x, linear(g, merged, W(`${p}.self_attn.o_proj.weight`)));
 
