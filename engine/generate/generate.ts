@@ -165,9 +165,9 @@ class StopChecker {
     ids: number[],
   ) {
     this.stopIds = new Set(ids);
-    // Every token spells at least one byte (byte-level BPE), so a stop string completed by the newest token
-    // lies within the last (its UTF-8 length + a few) tokens.
-    this.tail = Math.max(0, ...strings.map((s) => Buffer.byteLength(s, 'utf8'))) + 4;
+    // Every ordinary token spells at least one byte (byte-level BPE), so a stop string completed by the newest
+    // token lies within the last (its UTF-8 length + a margin for special tokens, which spell nothing) tokens.
+    this.tail = Math.max(0, ...strings.map((s) => Buffer.byteLength(s, 'utf8'))) + 16;
   }
   isStopToken(t: number): boolean {
     return this.stopIds.has(t);
