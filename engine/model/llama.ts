@@ -4,7 +4,8 @@
 //
 // Layouts: hidden states [B, T, H]; queries [B, kvHeads, groups, T, headDim] so that grouped-query attention
 // is a broadcasting MatMul against keys [B, kvHeads, 1, S, headDim] (no repeat_kv copy); head h of HF's
-// layout is (kv = h / groups, group = h % groups), the same pairing as HF's repeat_kv.
+// layout is (kv = h / groups, group = h % groups), the same pairing as HF's repeat_kv. With a KV cache the
+// scores against the past and the new keys are computed separately and joined (the cache is never copied).
 
 import { customGrad } from '../autodiff/grad';
 import { unbroadcast } from '../autodiff/rules/broadcast';
