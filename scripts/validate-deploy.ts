@@ -57,13 +57,13 @@ export interface DeployTools {
   kedaDir: string;
 }
 
-interface RunResult {
+export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
 }
 
-function run(command: string, args: string[], options: { cwd?: string; env?: Env; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+export function run(command: string, args: string[], options: { cwd?: string; env?: Env; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   return new Promise((resolvePromise) => {
     const child = spawn(command, args, {
       cwd: options.cwd ?? REPO_ROOT,
@@ -402,7 +402,8 @@ export function checkContextAllowList(name: string, dockerfile: string, dockerig
     .filter((l) => l !== '' && !l.startsWith('#'));
   const errors: string[] = [];
   if (patterns[0] !== '*') errors.push(`${name}.dockerignore: must start with '*' (an allow-list), found '${patterns[0] ?? ''}'`);
-  for (const must of ['node_modules', '.git', '.data']) {
+  // Top-level excludes come from '*'; the nested ones need their own patterns under allow-listed folders.
+  for (const must of ['node_modules', '.git', '.data', 'engine/node_modules', 'shared/config.test.ts']) {
     if (allowListMatches(must, patterns)) errors.push(`${name}.dockerignore: lets ${must} into the build context`);
   }
   for (const line of dockerfile.split('\n')) {
@@ -421,9 +422,11 @@ export function checkContextAllowList(name: string, dockerfile: string, dockerig
 
 // ---- Compose
 
-async function loadCompose(composeCheck: string, files: string[], envFile: string): Promise<{ project?: ComposeProject; error?: string }> {
+/** Loads compose files (relative to `cwd`) with compose-check: the resolved project, or compose-go's error. */
+export async function loadCompose(composeCheck: string, files: string[], envFile: string, cwd: string = COMPOSE_DIR): Promise<{ project?: ComposeProject; error?: string }> {
   const args = ['--env-file', envFile, ...files];
-  const result = await run(composeCheck, args, { cwd: COMPOSE_DIR, env: { PATH: process.env.PATH } });
+  // No inherited environment: only the env file interpolates, so the result does not depend on the shell.
+  const result = await run(composeCheck, args, { cwd, env: { PATH: process.env.PATH } });
   if (result.code !== 0) return { error: result.stderr.trim() || `compose-check exit ${result.code}` };
   return { project: JSON.parse(result.stdout) as ComposeProject };
 }
@@ -576,7 +579,7 @@ export function chartInvariants(label: string, values: any, objects: K8sObject[]
   return errors;
 }
 
-interface ManifestReport {
+export interface ManifestReport {
   resources: Array<{ kind: string; name: string; schema: string }>;
   errors: string[];
 }
