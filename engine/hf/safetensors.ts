@@ -2,7 +2,7 @@
 // ({name: {dtype, shape, data_offsets: [begin, end]}, __metadata__?: {string: string}}), then raw
 // little-endian tensor bytes. The engine computes in float32: F16 and BF16 are widened on read.
 
-import { readFileSync, writeFileSync, existsSync, renameSync } from 'node:fs';
+import { closeSync, existsSync, fstatSync, openSync, readFileSync, readSync, renameSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
 import { EngineInputError } from './errors';
 
@@ -66,17 +66,26 @@ interface HeaderEntry {
   data_offsets: [number, number];
 }
 
-/** Parse and validate the header of a safetensors buffer. */
-function parseHeader(buf: Uint8Array, file: string): { entries: Map<string, HeaderEntry>; dataStart: number; metadata: Record<string, string> } {
-  if (buf.byteLength < 8) throw new EngineInputError(`${file}: corrupt safetensors header (file is ${buf.byteLength} bytes, shorter than the 8-byte length prefix)`);
-  const view = new DataView(buf.buffer, buf.byteOffset, buf.byteLength);
-  const n = Number(view.getBigUint64(0, true));
-  if (n <= 0 || 8 + n > buf.byteLength || n > 100_000_000) {
-    throw new EngineInputError(`${file}: corrupt safetensors header (header length ${n} does not fit the ${buf.byteLength}-byte file)`);
+/**
+ * Parse and validate a safetensors header. `head` holds at least the first 8 bytes (and, once the length is
+ * known, the whole header); `fileSize` is the size of the whole file.
+ */
+function headerLength(head: Uint8Array, fileSize: number, file: string): number {
+  if (fileSize < 8 || head.byteLength < 8) {
+    throw new EngineInputError(`${file}: corrupt safetensors header (file is ${fileSize} bytes, shorter than the 8-byte length prefix)`);
   }
+  const n = Number(new DataView(head.buffer, head.byteOffset, 8).getBigUint64(0, true));
+  if (n <= 0 || 8 + n > fileSize || n > 100_000_000) {
+    throw new EngineInputError(`${file}: corrupt safetensors header (header length ${n} does not fit the ${fileSize}-byte file)`);
+  }
+  return n;
+}
+
+function parseHeader(headerBytes: Uint8Array, fileSize: number, file: string): { entries: Map<string, HeaderEntry>; dataStart: number; metadata: Record<string, string> } {
+  const n = headerBytes.byteLength;
   let header: unknown;
   try {
-    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(buf.subarray(8, 8 + n)));
+    header = JSON.parse(new TextDecoder('utf-8', { fatal: true }).decode(headerBytes));
   } catch (e) {
     throw new EngineInputError(`${file}: corrupt safetensors header (not valid JSON: ${(e as Error).message})`, { cause: e });
   }
@@ -84,7 +93,7 @@ function parseHeader(buf: Uint8Array, file: string): { entries: Map<string, Head
     throw new EngineInputError(`${file}: corrupt safetensors header (not a JSON object)`);
   }
   const dataStart = 8 + n;
-  const dataLen = buf.byteLength - dataStart;
+  const dataLen = fileSize - dataStart;
   const entries = new Map<string, HeaderEntry>();
   let metadata: Record<string, string> = {};
   for (const [name, raw] of Object.entries(header as Record<string, unknown>)) {
@@ -119,22 +128,53 @@ function parseHeader(buf: Uint8Array, file: string): { entries: Map<string, Head
   return { entries, dataStart, metadata };
 }
 
-function decode(buf: Uint8Array, e: HeaderEntry, dataStart: number, file: string, name: string): Float32Array {
+/** Read `length` bytes at `position` into `target` (loops over short reads). */
+function readExactly(fd: number, target: Uint8Array, position: number, file: string): void {
+  let done = 0;
+  while (done < target.byteLength) {
+    const n = readSync(fd, target, done, target.byteLength - done, position + done);
+    if (n <= 0) throw new EngineInputError(`${file}: unexpected end of file`);
+    done += n;
+  }
+}
+
+function openForRead(file: string): { fd: number; size: number } {
+  try {
+    const fd = openSync(file, 'r');
+    return { fd, size: fstatSync(fd).size };
+  } catch (e) {
+    throw new EngineInputError(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
+  }
+}
+
+function readHeader(fd: number, size: number, file: string): ReturnType<typeof parseHeader> {
+  const prefix = new Uint8Array(Math.min(8, size));
+  if (prefix.byteLength > 0) readExactly(fd, prefix, 0, file);
+  const n = headerLength(prefix, size, file);
+  const headerBytes = new Uint8Array(n);
+  readExactly(fd, headerBytes, 8, file);
+  return parseHeader(headerBytes, size, file);
+}
+
+/** Decode one tensor from its raw little-endian bytes (read straight from the file, one tensor at a time). */
+function decode(fd: number, e: HeaderEntry, dataStart: number, file: string, name: string): Float32Array {
   const start = dataStart + e.data_offsets[0];
   const count = numel(e.shape);
-  const view = new DataView(buf.buffer, buf.byteOffset + start, e.data_offsets[1] - e.data_offsets[0]);
   const out = new Float32Array(count);
   switch (e.dtype) {
     case 'F32':
-      // Host is little-endian (x86/arm64): a byte copy is the decode.
-      new Uint8Array(out.buffer).set(buf.subarray(start, start + 4 * count));
+      // Host is little-endian (x86/arm64): the bytes are the values.
+      readExactly(fd, new Uint8Array(out.buffer), start, file);
       return out;
     case 'F16':
-      for (let i = 0; i < count; i++) out[i] = f16ToF32(view.getUint16(2 * i, true));
-      return out;
     case 'BF16': {
-      const bits = new Uint32Array(out.buffer);
-      for (let i = 0; i < count; i++) bits[i] = view.getUint16(2 * i, true) << 16;
+      const raw = new Uint16Array(count);
+      readExactly(fd, new Uint8Array(raw.buffer), start, file);
+      if (e.dtype === 'F16') for (let i = 0; i < count; i++) out[i] = f16ToF32(raw[i]!);
+      else {
+        const bits = new Uint32Array(out.buffer);
+        for (let i = 0; i < count; i++) bits[i] = raw[i]! << 16;
+      }
       return out;
     }
     default:
@@ -142,32 +182,38 @@ function decode(buf: Uint8Array, e: HeaderEntry, dataStart: number, file: string
   }
 }
 
-/** Read every tensor of a .safetensors file, widened to float32. */
+/** Read every tensor of a .safetensors file, widened to float32 (any file size; one tensor in memory twice at most). */
 export function readSafetensors(file: string): { tensors: Map<string, Tensor>; metadata: Record<string, string> } {
-  let buf: Buffer;
+  const { fd, size } = openForRead(file);
   try {
-    buf = readFileSync(file);
-  } catch (e) {
-    throw new EngineInputError(`cannot read ${file}: ${(e as Error).message}`, { cause: e });
+    const { entries, dataStart, metadata } = readHeader(fd, size, file);
+    const tensors = new Map<string, Tensor>();
+    for (const [name, e] of entries) tensors.set(name, { shape: [...e.shape], data: decode(fd, e, dataStart, file, name) });
+    return { tensors, metadata };
+  } finally {
+    closeSync(fd);
   }
-  const { entries, dataStart, metadata } = parseHeader(buf, file);
-  const tensors = new Map<string, Tensor>();
-  for (const [name, e] of entries) tensors.set(name, { shape: [...e.shape], data: decode(buf, e, dataStart, file, name) });
-  return { tensors, metadata };
 }
 
 /** Header only: name → {dtype, shape}. */
 export function readSafetensorsHeader(file: string): Map<string, { dtype: string; shape: number[] }> {
-  const buf = readFileSync(file);
-  const { entries } = parseHeader(buf, file);
-  return new Map([...entries].map(([k, e]) => [k, { dtype: e.dtype, shape: e.shape }]));
+  const { fd, size } = openForRead(file);
+  try {
+    const { entries } = readHeader(fd, size, file);
+    return new Map([...entries].map(([k, e]) => [k, { dtype: e.dtype, shape: e.shape }]));
+  } finally {
+    closeSync(fd);
+  }
 }
 
-/** Encode tensors as a safetensors buffer (names sorted, 8-byte aligned header as the reference writer). */
-export function encodeSafetensors(
-  tensors: Map<string, Tensor> | Record<string, Tensor>,
-  opts: { dtype?: 'F32' | 'F16'; metadata?: Record<string, string> } = {},
-): Buffer {
+type TensorSource = Map<string, Tensor> | Record<string, Tensor>;
+interface WriteOptions {
+  dtype?: 'F32' | 'F16';
+  metadata?: Record<string, string>;
+}
+
+/** Header bytes (names sorted, padded to 8 bytes as the reference writer) and the tensors in file order. */
+function layout(tensors: TensorSource, opts: WriteOptions): { header: Buffer; entries: [string, Tensor][]; dataBytes: number } {
   const dtype = opts.dtype ?? 'F32';
   const entries = (tensors instanceof Map ? [...tensors] : Object.entries(tensors)).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
   const header: Record<string, unknown> = {};
@@ -182,34 +228,54 @@ export function encodeSafetensors(
     offset += bytes;
   }
   let json = JSON.stringify(header);
-  const pad = (8 - ((8 + Buffer.byteLength(json)) % 8)) % 8;
-  json += ' '.repeat(pad);
+  json += ' '.repeat((8 - ((8 + Buffer.byteLength(json)) % 8)) % 8);
   const headerBytes = Buffer.from(json, 'utf8');
-  const out = Buffer.alloc(8 + headerBytes.length + offset);
+  const out = Buffer.alloc(8 + headerBytes.length);
   out.writeBigUInt64LE(BigInt(headerBytes.length), 0);
   headerBytes.copy(out, 8);
-  let pos = 8 + headerBytes.length;
+  return { header: out, entries, dataBytes: offset };
+}
+
+/** The raw bytes of one tensor in the file's dtype. */
+function tensorBytes(t: Tensor, dtype: 'F32' | 'F16'): Uint8Array {
+  if (dtype === 'F32') return new Uint8Array(t.data.buffer, t.data.byteOffset, t.data.byteLength);
+  const half = new Uint16Array(t.data.length);
+  for (let i = 0; i < half.length; i++) half[i] = f32ToF16(t.data[i]!);
+  return new Uint8Array(half.buffer);
+}
+
+/** Encode tensors as one in-memory safetensors buffer (small files, tests). */
+export function encodeSafetensors(tensors: TensorSource, opts: WriteOptions = {}): Buffer {
+  const { header, entries, dataBytes } = layout(tensors, opts);
+  const out = Buffer.alloc(header.length + dataBytes);
+  header.copy(out, 0);
+  let pos = header.length;
   for (const [, t] of entries) {
-    if (dtype === 'F32') {
-      Buffer.from(t.data.buffer, t.data.byteOffset, t.data.byteLength).copy(out, pos);
-      pos += 4 * t.data.length;
-    } else {
-      for (let i = 0; i < t.data.length; i++) out.writeUInt16LE(f32ToF16(t.data[i]!), pos + 2 * i);
-      pos += 2 * t.data.length;
-    }
+    const b = tensorBytes(t, opts.dtype ?? 'F32');
+    out.set(b, pos);
+    pos += b.byteLength;
   }
   return out;
 }
 
-/** Write a .safetensors file atomically (tmp file + rename). */
-export function writeSafetensors(
-  file: string,
-  tensors: Map<string, Tensor> | Record<string, Tensor>,
-  opts: { dtype?: 'F32' | 'F16'; metadata?: Record<string, string> } = {},
-): void {
+/** Write a .safetensors file atomically (tmp file + rename), streaming one tensor at a time. */
+export function writeSafetensors(file: string, tensors: TensorSource, opts: WriteOptions = {}): void {
+  const withMeta: WriteOptions = { ...opts, metadata: { format: 'pt', ...opts.metadata } };
+  const { header, entries } = layout(tensors, withMeta);
   const tmp = `${file}.tmp-${process.pid}`;
-  writeFileSync(tmp, encodeSafetensors(tensors, { metadata: { format: 'pt', ...opts.metadata }, ...(opts.dtype ? { dtype: opts.dtype } : {}) }));
+  const fd = openSync(tmp, 'w');
+  try {
+    writeAll(fd, header);
+    for (const [, t] of entries) writeAll(fd, tensorBytes(t, opts.dtype ?? 'F32'));
+  } finally {
+    closeSync(fd);
+  }
   renameSync(tmp, file);
+}
+
+function writeAll(fd: number, bytes: Uint8Array): void {
+  let done = 0;
+  while (done < bytes.byteLength) done += writeSync(fd, bytes, done, bytes.byteLength - done);
 }
 
 /**
