@@ -66,6 +66,8 @@ export interface TemporalSettings {
 }
 
 export interface WorkerSettings {
+  /** Worker log level (RLHF_LOG_LEVEL). */
+  logLevel: 'TRACE' | 'DEBUG' | 'INFO' | 'WARN' | 'ERROR';
   /** Queues this worker process polls (RLHF_WORKER_QUEUES). */
   roles: QueueRole[];
   /** How long in-flight activities may finish after SIGINT/SIGTERM (Temporal duration, e.g. '60s'). */
@@ -217,6 +219,7 @@ export function loadConfig(env: Env = process.env): RlhfConfig {
     s3: readS3(env),
     queues,
     worker: {
+      logLevel: read(env, 'RLHF_LOG_LEVEL', z.enum(['TRACE', 'DEBUG', 'INFO', 'WARN', 'ERROR']), 'one of TRACE, DEBUG, INFO, WARN, ERROR', 'INFO'),
       roles: env.RLHF_WORKER_QUEUES ? parseQueueRoles(env.RLHF_WORKER_QUEUES) : [...QUEUE_ROLES],
       shutdownGraceTime: read(env, 'RLHF_SHUTDOWN_GRACE', duration, "a duration such as 60s, 5m or 30000 (ms)", DEFAULTS.shutdownGraceTime),
       maxCachedWorkflows: readInt(env, 'RLHF_MAX_CACHED_WORKFLOWS', 0, 100_000, DEFAULTS.maxCachedWorkflows),

@@ -9,38 +9,18 @@
 import { existsSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/worker';
+import { createActivities } from '../activities';
 import type { RlhfActivities } from '../activities/types';
 import { connectWorker } from '../shared/client';
 import { ConfigError, loadConfig, parseQueueRoles, type QueueRole, type RlhfConfig } from '../shared/config';
+import { installRuntimeLogger } from '../shared/log';
 import { ArtifactStore } from '../shared/store';
 
-/** What `activities/index.ts` receives to build the activity functions. */
-export interface ActivityDeps {
-  store: ArtifactStore;
-  config: RlhfConfig;
-}
-
-/** The contract of `activities/index.ts`. */
-export interface ActivitiesModule {
-  createActivities(deps: ActivityDeps): RlhfActivities | Promise<RlhfActivities>;
-}
-
 export const WORKFLOWS_PATH = fileURLToPath(new URL('../workflows/index.ts', import.meta.url));
-export const ACTIVITIES_PATH = fileURLToPath(new URL('../activities/index.ts', import.meta.url));
 
 /** A worker cannot start (missing code, bad flags). One line. */
 export class WorkerStartError extends Error {
   override name = 'WorkerStartError';
-}
-
-/** Imports activities/index.ts and builds the activities for `deps`. */
-export async function loadActivities(deps: ActivityDeps): Promise<RlhfActivities> {
-  if (!existsSync(ACTIVITIES_PATH)) throw new WorkerStartError(`activities not found: ${ACTIVITIES_PATH} does not exist`);
-  const mod = (await import(pathToFileURL(ACTIVITIES_PATH).href)) as Partial<ActivitiesModule>;
-  if (typeof mod.createActivities !== 'function') {
-    throw new WorkerStartError(`${ACTIVITIES_PATH} must export createActivities(deps) returning { control, inference, train }`);
-  }
-  return mod.createActivities(deps);
 }
 
 export interface CreateWorkersOptions {
@@ -51,7 +31,7 @@ export interface CreateWorkersOptions {
   connection?: NativeConnection;
   /** Default: ArtifactStore.fromConfig(config). */
   store?: ArtifactStore;
-  /** Default: loadActivities({ store, config }). */
+  /** Default: createActivities({ store, config }) from activities/index.ts. */
   activities?: Partial<{ [K in keyof RlhfActivities]: object }>;
   /** Default: workflows/index.ts. Tests pass a prebuilt bundle instead. */
   workflowsPath?: string;
@@ -77,7 +57,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Rlhf
   const connection = options.connection ?? (await connectWorker(config));
   try {
     const store = options.store ?? ArtifactStore.fromConfig(config);
-    const activities = options.activities ?? (await loadActivities({ store, config }));
+    const activities = options.activities ?? createActivities({ store, config });
     const workers: RlhfWorkers['workers'] = [];
     for (const role of roles) {
       const taskQueue = config.queues[role];
@@ -141,6 +121,7 @@ export function parseWorkerArgs(argv: string[]): { roles?: QueueRole[] } {
 
 /** Starts the workers for `roles` and runs them until a signal; logs one line per queue. */
 export async function runWorkers(config: RlhfConfig, roles: QueueRole[] = config.worker.roles): Promise<void> {
+  installRuntimeLogger(config.worker.logLevel);
   const store = ArtifactStore.fromConfig(config);
   await store.checkBucket();
   const workers = await createWorkers({ config, roles, store });
