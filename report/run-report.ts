@@ -46,14 +46,22 @@ export function bestIteration(iterations: IterationMetrics[]): number {
 
 export function iterationTable(data: RunReportData): string {
   const best = bestIteration(data.iterations);
+  // Training facts of the iterations; a column nobody reported is left out.
+  const extras = (
+    [
+      ['pairs', (it: IterationMetrics) => formatNumber(it.pairs ?? null, 0)],
+      ['margin', (it: IterationMetrics) => formatNumber(it.margin ?? null)],
+      ['DPO loss', (it: IterationMetrics) => formatNumber(it.dpoLoss ?? null)],
+    ] as const
+  ).filter(([name]) => data.iterations.some((it) => (name === 'pairs' ? it.pairs : name === 'margin' ? it.margin : it.dpoLoss) != null));
   const rows = [
-    ...data.baselines.map((b) => ({ cells: [escapeHtml(b.name), ...metricCells(b), '—', '—', '—'], className: 'baseline' })),
+    ...data.baselines.map((b) => ({ cells: [escapeHtml(b.name), ...metricCells(b), ...extras.map(() => '—')], className: 'baseline' })),
     ...data.iterations.map((it, i) => ({
-      cells: [`iteration ${it.iteration}`, ...metricCells(it), formatNumber(it.pairs ?? null, 0), formatNumber(it.margin ?? null), formatNumber(it.dpoLoss ?? null)],
+      cells: [`iteration ${it.iteration}`, ...metricCells(it), ...extras.map(([, cell]) => cell(it))],
       ...(i === best ? { className: 'best' } : {}),
     })),
   ];
-  return table(['policy', 'gold score', 'RM reward', 'win rate vs SFT', 'KL', 'length', 'pairs', 'margin', 'DPO loss'], rows, 'iterations');
+  return table(['policy', 'gold score', 'RM reward', 'win rate vs SFT', 'KL', 'length', ...extras.map(([name]) => name)], rows, 'iterations');
 }
 
 /** Loss curves grouped into charts: SFT, reward model, and all DPO stages (online iterations + offline). */

@@ -55,6 +55,15 @@ export function niceTicks(lo: number, hi: number, count = 5, integer = false): n
 
 const finite = (v: number): boolean => Number.isFinite(v);
 
+/** A tick label with just enough decimals for the tick step (0.0005 steps → 4 decimals). */
+export function formatTick(value: number, step: number): string {
+  if (!Number.isFinite(value)) return '';
+  const magnitude = Math.max(Math.abs(value), Math.abs(step));
+  if (magnitude !== 0 && (magnitude >= 1e6 || magnitude < 1e-4)) return value.toExponential(1);
+  const decimals = step > 0 ? Math.min(8, Math.max(0, -Math.floor(Math.log10(step) + 1e-9))) : 0;
+  return String(Number(value.toFixed(decimals)));
+}
+
 export function lineChart(spec: LineChartSpec): string {
   const width = spec.width ?? 440;
   const height = spec.height ?? 260;
@@ -86,8 +95,10 @@ export function lineChart(spec: LineChartSpec): string {
   for (const t of yTicks) parts.push(`<line x1="${margin.left}" x2="${margin.left + plotW}" y1="${f(sy(t))}" y2="${f(sy(t))}"/>`);
   parts.push(`</g>`);
   parts.push(`<g class="axis" font-size="11" fill="#656d76">`);
-  for (const t of yTicks) parts.push(`<text x="${margin.left - 6}" y="${f(sy(t) + 4)}" text-anchor="end">${formatNumber(t)}</text>`);
-  for (const t of xTicks) parts.push(`<text x="${f(sx(t))}" y="${f(margin.top + plotH + 16)}" text-anchor="middle">${formatNumber(t)}</text>`);
+  const yStep = (yTicks[1] ?? y1) - y0;
+  const xStep = (xTicks[1] ?? x1) - x0;
+  for (const t of yTicks) parts.push(`<text x="${margin.left - 6}" y="${f(sy(t) + 4)}" text-anchor="end">${formatTick(t, yStep)}</text>`);
+  for (const t of xTicks) parts.push(`<text x="${f(sx(t))}" y="${f(margin.top + plotH + 16)}" text-anchor="middle">${formatTick(t, xStep)}</text>`);
   parts.push(`<text x="${f(margin.left + plotW / 2)}" y="${f(margin.top + plotH + 32)}" text-anchor="middle">${escapeHtml(spec.xLabel)}</text>`);
   if (spec.yLabel) {
     parts.push(`<text transform="translate(14 ${f(margin.top + plotH / 2)}) rotate(-90)" text-anchor="middle">${escapeHtml(spec.yLabel)}</text>`);

@@ -106,6 +106,19 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
 
   io.out('▶ worker (rlhf-control, rlhf-inference, rlhf-train in this process)');
   const { createWorkers } = await import('../../workers/main');
+  const { DefaultLogger, Runtime } = await import('@temporalio/worker');
+  try {
+    // Worker lifecycle and bundler INFO lines would bury the progress view.
+    // Activity-only queues poll no workflows by design: drop that notice too.
+    const base = new DefaultLogger(process.env.DURABLE_RLHF_DEBUG ? 'INFO' : 'WARN');
+    Runtime.install({
+      logger: new DefaultLogger(process.env.DURABLE_RLHF_DEBUG ? 'INFO' : 'WARN', (entry) => {
+        if (!entry.message.startsWith('No workflows registered')) base.log(entry.level, entry.message, entry.meta);
+      }),
+    });
+  } catch {
+    // A runtime was installed already (embedding process): keep its logger.
+  }
   const workers = await createWorkers({ config: cfg, store });
   const workersDone = workers.run();
   let workerError: unknown = null;

@@ -4,7 +4,7 @@ import { scheduleRuns, sweepRunId } from '../../cli/commands/run';
 import { listQuery } from '../../cli/commands/inspect';
 import { parseNextOptions } from '../../cli/commands/control';
 import { progressBar, renderResults, renderStatus, resultRows, stageLine, workflowUiUrl } from '../../cli/format';
-import { LiveView } from '../../cli/live';
+import { changedSections, LiveView } from '../../cli/live';
 import type { IterationMetrics, RunStatus } from '../../shared/messages';
 
 const status = (over: Partial<RunStatus> = {}): RunStatus => ({
@@ -85,18 +85,23 @@ describe('live view', () => {
     view.update(['c']);
     expect(out).toEqual(['a\nb\n', '\x1b[2A\x1b[Jc\n']);
   });
-  it('prints on change or periodically without a TTY', () => {
+  it('prints changed lines, and the whole block periodically, without a TTY', () => {
     const out: string[] = [];
     let now = Date.UTC(2026, 0, 1, 10, 0, 0);
     const view = new LiveView({ write: (t) => out.push(t) }, 30_000, () => now);
-    view.update(['x', 'y']);
+    view.update(['run a', 'shards 1/4']);
     now += 1000;
-    view.update(['x', 'y']);
+    view.update(['run a', 'shards 1/4']);
+    now += 1000;
+    view.update(['run a', 'shards 2/4']);
     now += 30_000;
-    view.update(['x', 'y']);
-    view.update(['z']);
-    expect(out).toEqual(['[10:00:00] x\n           y\n', '[10:00:31] x\n           y\n', '[10:00:31] z\n']);
+    view.update(['run a', 'shards 2/4']);
+    expect(out).toEqual(['[10:00:00] run a\n           shards 1/4\n', '[10:00:02] run a\n           shards 2/4\n', '[10:00:32] run a\n           shards 2/4\n']);
     expect(out.join('')).not.toContain('\x1b');
+  });
+  it('prints a changed section (e.g. the metrics table) whole', () => {
+    expect(changedSections(['run a', 'bar 1/4', '', 'policy', 'SFT 0.5'], ['run a', 'bar 2/4', '', 'policy', 'SFT 0.5', 'iter 1 0.7'])).toEqual(['run a', 'bar 2/4', 'policy', 'SFT 0.5', 'iter 1 0.7']);
+    expect(changedSections(['a', '', 'b'], ['a', '', 'b'])).toEqual([]);
   });
 });
 

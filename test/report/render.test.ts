@@ -83,3 +83,21 @@ describe('sweep report', () => {
     expect(pointLabel({ 'online.beta': 0.1, 'online.k': 4 })).toBe('online.beta=0.1 online.k=4');
   });
 });
+
+describe('axis labels', () => {
+  it('use as many decimals as the tick step needs', async () => {
+    const { formatTick } = await import('../../report/svg');
+    expect(formatTick(-0.0165, 0.0005)).toBe('-0.0165');
+    expect(formatTick(0.6, 0.2)).toBe('0.6');
+    expect(formatTick(20, 20)).toBe('20');
+    expect(formatTick(0.65, 0.05)).toBe('0.65');
+    expect(formatTick(2e-5, 1e-5)).toBe('2.0e-5');
+  });
+  it('leaves out training columns nobody reported', () => {
+    const data = sampleRun();
+    for (const it of data.iterations) it.margin = null;
+    const html = renderRunReport(data);
+    expect(html).not.toContain('<th>margin</th>');
+    expect(html).toContain('<th>DPO loss</th>');
+  });
+});
