@@ -128,6 +128,34 @@ describe('trainSft', () => {
       }),
     ).rejects.toThrow(/resume-ck\/step-000004 was written for other data/);
   });
+  it('gradient accumulation weights micro-batches by tokens: batch 4 × 1 == batch 2 × 2 == batch 1 × 4', async () => {
+    const run = (batchSize: number, gradientAccumulation: number, out: string) =>
+      trainSft({
+        modelDir: policyDir,
+        rows: sftRows,
+        hyper: hyper({ epochs: 2, batchSize, gradientAccumulation }),
+        outDir: join(tmp, out),
+        checkpoint: { dir: join(tmp, `${out}-ck`) },
+      });
+    const a = await run(4, 1, 'ga-a');
+    const b = await run(2, 2, 'ga-b');
+    const c = await run(1, 4, 'ga-c');
+    expect(a.steps).toBe(4);
+    for (const other of [b, c]) {
+      expect(other.steps).toBe(4);
+      other.lossCurve.forEach((p, i) => expect(Math.abs(p.loss - a.lossCurve[i]!.loss)).toBeLessThan(1e-5 * a.lossCurve[i]!.loss));
+    }
+    const wa = loadHfModel(join(tmp, 'ga-a')).weights;
+    for (const out of ['ga-b', 'ga-c']) {
+      for (const [name, t] of loadHfModel(join(tmp, out)).weights) {
+        const ref = wa.get(name)!.data;
+        let worst = 0;
+        for (let i = 0; i < ref.length; i++) worst = Math.max(worst, Math.abs(ref[i]! - t.data[i]!));
+        expect(worst, name).toBeLessThan(1e-5);
+      }
+    }
+  });
+
   it('checkpoints every M seconds (everySeconds)', async () => {
     const seen: number[] = [];
     const sleep = new Int32Array(new SharedArrayBuffer(4));
