@@ -119,12 +119,21 @@ export function parseWorkerArgs(argv: string[]): { roles?: QueueRole[] } {
   return {};
 }
 
+/** RLHF_WORKFLOW_BUNDLE=/path: a workflow bundle prebuilt by deploy/docker/bundle-workflows.ts (the images set it). */
+export function workflowBundleFromEnv(env: Record<string, string | undefined> = process.env): WorkerOptions['workflowBundle'] | undefined {
+  const codePath = env.RLHF_WORKFLOW_BUNDLE;
+  if (!codePath) return undefined;
+  if (!existsSync(codePath)) throw new ConfigError('RLHF_WORKFLOW_BUNDLE', `invalid RLHF_WORKFLOW_BUNDLE='${codePath}': no such file (build it with npx tsx deploy/docker/bundle-workflows.ts)`);
+  return { codePath };
+}
+
 /** Starts the workers for `roles` and runs them until a signal; logs one line per queue. */
 export async function runWorkers(config: RlhfConfig, roles: QueueRole[] = config.worker.roles): Promise<void> {
   installRuntimeLogger(config.worker.logLevel);
   const store = ArtifactStore.fromConfig(config);
   await store.checkBucket();
-  const workers = await createWorkers({ config, roles, store });
+  const workflowBundle = workflowBundleFromEnv();
+  const workers = await createWorkers({ config, roles, store, ...(workflowBundle ? { workflowBundle } : {}) });
   for (const w of workers.workers) {
     const limit = config.worker.maxConcurrentActivities[w.role];
     console.log(`worker polling ${w.taskQueue} (${w.role === 'control' ? 'workflows + ' : ''}activities, ${limit} concurrent) on ${config.temporal.address}/${config.temporal.namespace}`);
