@@ -101,7 +101,8 @@ export async function runTraining<I>(input: LoopInput<I>): Promise<TrainResult> 
     sums: {},
     units: 0,
   };
-  let tokenizerFrom = modelDir;
+  // Tokenizer files always come from the input model folder (a resumed checkpoint holds the same copies).
+  const tokenizerFrom = modelDir;
   if (common.checkpoint.resumeFrom) {
     const ck = readTrainCheckpoint(common.checkpoint.resumeFrom);
     if (ck.state.fingerprint !== fp || ck.state.kind !== input.kind) {
@@ -112,7 +113,6 @@ export async function runTraining<I>(input: LoopInput<I>): Promise<TrainResult> 
     weights = ck.model.weights;
     optimizer = ck.optimizer;
     state = ck.state;
-    tokenizerFrom = common.checkpoint.resumeFrom;
   }
   const resumedFromStep = state.step;
 
