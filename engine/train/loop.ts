@@ -63,14 +63,23 @@ export interface LoopInput<I> {
 
 const yieldToEventLoop = (): Promise<void> => new Promise((r) => setImmediate(r));
 
+/** JSON with object keys sorted (the same value hashes the same whatever order its keys were set in). */
+function canonical(v: unknown): string {
+  return JSON.stringify(v, (_k, x: unknown) =>
+    x && typeof x === 'object' && !Array.isArray(x) && !ArrayBuffer.isView(x)
+      ? Object.fromEntries(Object.entries(x as Record<string, unknown>).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : x,
+  );
+}
+
 /** SHA-256 over the parts; arrays are hashed element by element (no giant JSON string for big datasets). */
 export function fingerprint(parts: unknown[]): string {
   const h = createHash('sha256');
   for (const p of parts) {
     if (Array.isArray(p)) {
       h.update(`[${p.length}]`);
-      for (const x of p) h.update(JSON.stringify(x)).update(',');
-    } else h.update(JSON.stringify(p));
+      for (const x of p) h.update(canonical(x)).update(',');
+    } else h.update(canonical(p));
     h.update('\n');
   }
   return h.digest('hex');
