@@ -3,7 +3,7 @@ import { pauseSignal, resumeSignal, setNextIterationOptionsUpdate, stopAfterIter
 import { nextIterationOptionsProblems, RECIPE_DEFAULTS, type NextIterationOptions } from '../../shared/recipe';
 import type { CommandSpec, ParsedArgs } from '../args';
 import { existingHandle, withClient, type Io } from '../context';
-import { CliError, oneLine, UsageError } from '../errors';
+import { CliError, failureChain, UsageError } from '../errors';
 import { parseAssignment } from '../recipe-options';
 
 export const pauseSpec: CommandSpec = {
@@ -92,7 +92,7 @@ export async function setNextCommand(args: ParsedArgs, io: Io): Promise<void> {
       const result = await handle.executeUpdate(setNextIterationOptionsUpdate, { args: [change] });
       io.out(`accepted: applies from iteration ${result.appliesFromIteration}; pending ${JSON.stringify(result.pending)}`);
     } catch (err) {
-      throw new CliError(`rejected by ${id}: ${oneLine((err as { cause?: unknown }).cause ?? err)}`);
+      throw new CliError(`rejected by ${id}: ${failureChain(err)}`);
     }
   });
 }

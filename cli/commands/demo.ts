@@ -12,7 +12,7 @@ import { renderRunReport } from '../../report/run-report';
 import type { CommandSpec, ParsedArgs } from '../args';
 import type { Client, WorkflowHandle } from '@temporalio/client';
 import { uiUrl, withClient, type Io } from '../context';
-import { CliError, oneLine } from '../errors';
+import { CliError, failureChain, oneLine } from '../errors';
 import { progressBar, renderResults, renderStatus, resultRows } from '../format';
 import { LiveView } from '../live';
 import { offlineBaselineInput, offlineId } from '../offline-baseline';
@@ -76,7 +76,7 @@ export function baselineLine(s: RunStatus | null, note = ''): string {
   return `offline DPO baseline: ${s.stage}${s.step ? ` · ${s.step}` : ''}${shards}`;
 }
 
-const failureText = (err: unknown): string => oneLine((err as { cause?: unknown }).cause ?? err);
+const failureText = failureChain;
 
 /** The offline baseline's trained row (iteration 1) from its result's metrics. */
 export function offlineRow(result: unknown): { name: string; metrics: EvalMetrics }[] {

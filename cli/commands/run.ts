@@ -4,7 +4,7 @@ import type { RecipeInput, RecipeOptions } from '../../shared/recipe';
 import { RlhfSweep } from '../../shared/search-attributes';
 import type { CommandSpec, ParsedArgs } from '../args';
 import { checkWorkflowId, defaultRunId, PIPELINE_WORKFLOW, uiUrl, withClient, type Io } from '../context';
-import { CliError, oneLine, UsageError } from '../errors';
+import { CliError, failureChain, oneLine, UsageError } from '../errors';
 import { applySets, describePoint, expandGrid, loadConfigFile, parseGridAxis, pointInput, validateRecipe, type GridPoint } from '../recipe-options';
 import { renderResults, resultRows } from '../format';
 import { metricsQuery, type IterationMetrics } from '../../shared/messages';
@@ -117,7 +117,7 @@ export async function startCommand(args: ParsedArgs, io: Io): Promise<void> {
         result = await handle.result();
         io.out(`${id} completed`);
       } catch (err) {
-        throw new CliError(`${id} failed: ${oneLine((err as { cause?: unknown }).cause ?? err)}`);
+        throw new CliError(`${id} failed: ${failureChain(err)}`);
       }
       await printResults(client, handle, result, io);
     }
@@ -184,7 +184,7 @@ export async function sweepCommand(args: ParsedArgs, io: Io): Promise<void> {
           maxParallel || args.flags.wait
             ? handle.result().then(
                 () => returned || io.out(`  finished ${workflowId}`),
-                (err: unknown) => returned || io.out(`  ended ${workflowId}: ${oneLine((err as { cause?: unknown }).cause ?? err)}`),
+                (err: unknown) => returned || io.out(`  ended ${workflowId}: ${failureChain(err)}`),
               )
             : Promise.resolve();
         return { finished };
