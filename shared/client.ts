@@ -1,8 +1,9 @@
 // One way to reach Temporal: the client (CLI, tests, bench) and the worker connection, both from the
 // envconfig-based settings in shared/config.ts.
 import { Client, Connection } from '@temporalio/client';
-import type { Duration } from '@temporalio/common';
+import type { DataConverter, Duration } from '@temporalio/common';
 import { NativeConnection } from '@temporalio/worker';
+import { dataConverterFromEnv } from './codec';
 import { loadConfig, type RlhfConfig } from './config';
 
 /** The Temporal server cannot be reached. One line naming the address and the fix. */
@@ -25,7 +26,8 @@ function reasonOf(err: unknown): string {
 /** A connected Temporal client for the configured address and namespace. Close it with `closeClient`. */
 export async function connectClient(
   config: Pick<RlhfConfig, 'temporal'> = loadConfig(),
-  options: { connectTimeout?: Duration } = {},
+  // dataConverter: default = payload encryption when RLHF_PAYLOAD_KEY is set (shared/codec), else the SDK's.
+  options: { connectTimeout?: Duration; dataConverter?: DataConverter } = {},
 ): Promise<Client> {
   const t = config.temporal;
   let connection: Connection;
@@ -34,7 +36,8 @@ export async function connectClient(
   } catch (err) {
     throw new TemporalUnreachableError(t.address, reasonOf(err));
   }
-  return new Client({ connection, namespace: t.namespace });
+  const dataConverter = options.dataConverter ?? dataConverterFromEnv();
+  return new Client({ connection, namespace: t.namespace, ...(dataConverter ? { dataConverter } : {}) });
 }
 
 /** Closes the client's connection. */

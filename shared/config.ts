@@ -3,6 +3,7 @@
 // TEMPORAL_NAMESPACE, TEMPORAL_API_KEY, TEMPORAL_TLS_*, TEMPORAL_PROFILE, TEMPORAL_CONFIG_FILE).
 import { loadClientConnectConfig } from '@temporalio/envconfig';
 import { z } from 'zod';
+import { withRedaction } from './secrets';
 
 /** A configuration value is invalid. The message names the variable and what is allowed. */
 export class ConfigError extends Error {
@@ -207,8 +208,13 @@ export function parseQueueRoles(text: string, variable = 'RLHF_WORKER_QUEUES'): 
   return [...new Set(roles as QueueRole[])];
 }
 
-/** Reads and validates the whole configuration. Throws ConfigError on the first invalid variable. */
+/** Reads and validates the whole configuration. Throws ConfigError on the first invalid variable. Printing
+ * the result (JSON.stringify, String, console.log) shows "[redacted]" for secrets (shared/secrets.ts). */
 export function loadConfig(env: Env = process.env): RlhfConfig {
+  return withRedaction(readConfig(env));
+}
+
+function readConfig(env: Env): RlhfConfig {
   const queues: Record<QueueRole, string> = {
     control: read(env, 'RLHF_CONTROL_QUEUE', queueName, 'a task queue name (letters, digits, . _ -)', DEFAULTS.controlQueue),
     inference: read(env, 'RLHF_INFERENCE_QUEUE', queueName, 'a task queue name (letters, digits, . _ -)', DEFAULTS.inferenceQueue),

@@ -12,6 +12,7 @@ import { Worker, type NativeConnection, type WorkerOptions } from '@temporalio/w
 import { createActivities } from '../activities';
 import type { RlhfActivities } from '../activities/types';
 import { connectWorker } from '../shared/client';
+import { dataConverterFromEnv } from '../shared/codec';
 import { ConfigError, loadConfig, parseQueueRoles, type QueueRole, type RlhfConfig } from '../shared/config';
 import { installRuntimeLogger } from '../shared/log';
 import { ArtifactStore } from '../shared/store';
@@ -58,6 +59,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Rlhf
   try {
     const store = options.store ?? ArtifactStore.fromConfig(config);
     const activities = options.activities ?? createActivities({ store, config });
+    const payloadConverter = dataConverterFromEnv();
     const workers: RlhfWorkers['workers'] = [];
     for (const role of roles) {
       const taskQueue = config.queues[role];
@@ -70,6 +72,8 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Rlhf
         activities: roleActivities,
         shutdownGraceTime: config.worker.shutdownGraceTime as WorkerOptions['shutdownGraceTime'],
         maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities[role],
+        // Payload encryption when RLHF_PAYLOAD_KEY is set (shared/codec); workerOptions.dataConverter overrides.
+        ...(payloadConverter ? { dataConverter: payloadConverter } : {}),
         ...options.workerOptions,
       };
       if (role === 'control') {
