@@ -49,36 +49,41 @@ describe('generate', () => {
     // Stop rows at different steps (a token that row 0 emits at step 5) so finished rows are dropped mid-batch.
     const stopId = first.tokenIds[0]![0]![4]!;
     const firstAt = first.tokenIds[0]![0]!.indexOf(stopId);
-    const { generations: gens, tokenIds } = await generateWithTokens(model, prompts, {
-      n: 1,
-      temperatures: [0],
-      maxNewTokens: 24,
-      seed: 'g',
-      stopTokenIds: [stopId],
-    });
-    const counts = gens.map((g) => g.tokenCounts[0]!);
-    expect(counts[0]).toBe(firstAt + 1);
-    expect(new Set(counts).size).toBeGreaterThan(1);
-    let checked = 0;
-    for (let i = 0; i < prompts.length; i++) {
-      const promptIds = model.tokenizer.renderPrompt(prompts[i]!);
-      const gen = gens[i]!;
-      const tokens = tokenIds[i]![0]!;
-      expect(tokens.length).toBe(gen.tokenCounts[0]);
-      if (tokens.length < 24) expect(tokens.at(-1)).toBe(stopId);
-      const seq = [...promptIds, ...tokens];
-      const { data, V } = await fullLogits(seq);
-      tokens.forEach((t, k) => {
-        const pos = promptIds.length - 1 + k; // the position that predicts token k
-        let best = 0;
-        for (let v = 1; v < V; v++) if (data[pos * V + v]! > data[pos * V + best]!) best = v;
-        expect(t).toBe(best);
-        expect(Math.abs(gen.tokenLogprobs![0]![k]! - logSoftmaxAt(data, pos * V, V, t))).toBeLessThanOrEqual(1e-4);
-        checked++;
+    // batchSize 2: rows finish at different steps and waiting rows are admitted beside running ones.
+    for (const batchSize of [16, 2]) {
+      const { generations: gens, tokenIds } = await generateWithTokens(model, prompts, {
+        n: 1,
+        temperatures: [0],
+        maxNewTokens: 24,
+        seed: 'g',
+        stopTokenIds: [stopId],
+        batchSize,
       });
-      expect(gen.logprobs[0]).toBeCloseTo(gen.tokenLogprobs![0]!.reduce((a, b) => a + b, 0), 6);
+      const counts = gens.map((g) => g.tokenCounts[0]!);
+      expect(counts[0]).toBe(firstAt + 1);
+      // Row 0 stops while row 1 runs on: with batchSize 2, row 2 joins a running batch (its cache beside row 1's).
+      expect(counts[1]).toBeGreaterThan(counts[0]!);
+      let checked = 0;
+      for (let i = 0; i < prompts.length; i++) {
+        const promptIds = model.tokenizer.renderPrompt(prompts[i]!);
+        const gen = gens[i]!;
+        const tokens = tokenIds[i]![0]!;
+        expect(tokens.length).toBe(gen.tokenCounts[0]);
+        if (tokens.length < 24) expect(tokens.at(-1)).toBe(stopId);
+        const seq = [...promptIds, ...tokens];
+        const { data, V } = await fullLogits(seq);
+        tokens.forEach((t, k) => {
+          const pos = promptIds.length - 1 + k; // the position that predicts token k
+          let best = 0;
+          for (let v = 1; v < V; v++) if (data[pos * V + v]! > data[pos * V + best]!) best = v;
+          expect(t).toBe(best);
+          expect(Math.abs(gen.tokenLogprobs![0]![k]! - logSoftmaxAt(data, pos * V, V, t))).toBeLessThanOrEqual(1e-4);
+          checked++;
+        });
+        expect(gen.logprobs[0]).toBeCloseTo(gen.tokenLogprobs![0]!.reduce((a, b) => a + b, 0), 6);
+      }
+      expect(checked).toBeGreaterThan(40);
     }
-    expect(checked).toBeGreaterThan(40);
   });
 
   it('gives the same response for the same (seed, prompt id, sample index) in any batch composition', async () => {

@@ -125,23 +125,7 @@ export async function generateWithTokens(
   }
   const session = await model.session('decode');
   const stop = new StopChecker(model, o.stopStrings, o.stopTokenIds);
-  let tokensSoFar = 0;
-  for (let start = 0; start < rows.length; start += o.batchSize) {
-    throwIfAborted(opts.signal);
-    const batch = rows.slice(start, start + o.batchSize);
-    const before = tokensSoFar;
-    // Within a long batch, report at most once a second (activities heartbeat on progress).
-    let lastTick = performance.now();
-    const onStep = (tokens: number) => {
-      const now = performance.now();
-      if (!opts.onProgress || now - lastTick < (opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS)) return;
-      lastTick = now;
-      opts.onProgress({ done: Math.floor(start / o.n), total: prompts.length, detail: { responses: start, tokens: before + tokens } });
-    };
-    tokensSoFar += await decodeBatch(model, session, batch, stop, opts.signal, onStep);
-    const rowsDone = start + batch.length;
-    opts.onProgress?.({ done: Math.floor(rowsDone / o.n), total: prompts.length, detail: { responses: rowsDone, tokens: tokensSoFar } });
-  }
+  await decodeRows(model, session, rows, o.batchSize, stop, opts.signal, progressReporter(opts, prompts.length, o.n));
   const generations = prompts.map((_, i) => {
     const mine = rows.slice(i * o.n, (i + 1) * o.n);
     return {
@@ -189,29 +173,141 @@ class StopChecker {
   }
 }
 
-/** Runs one batch of rows to completion; returns the number of tokens generated. */
-async function decodeBatch(
+/**
+ * Progress in prompts (a prompt is done when all n of its samples are): reported when that count changes,
+ * and otherwise at most once per interval with the token count (activities heartbeat on progress).
+ */
+function progressReporter(
+  opts: GenerateOptions & { progressIntervalMs?: number },
+  total: number,
+  n: number,
+): (r: { finishedRows: number[]; tokens: number; final?: boolean }) => void {
+  const finishedPerPrompt = new Array<number>(total).fill(0);
+  let done = 0;
+  let responses = 0;
+  let last = performance.now();
+  const interval = opts.progressIntervalMs ?? PROGRESS_INTERVAL_MS;
+  return ({ finishedRows, tokens }) => {
+    if (!opts.onProgress) return;
+    const before = done;
+    for (const p of finishedRows) {
+      responses++;
+      if (++finishedPerPrompt[p]! === n) done++;
+    }
+    const now = performance.now();
+    if (done === before && now - last < interval) return;
+    last = now;
+    opts.onProgress({ done, total, detail: { responses, tokens } });
+  };
+}
+
+/**
+ * Decodes every row to completion with continuous batching: up to `batchSize` rows are active; when rows
+ * finish they leave the batch (their cache rows are dropped) and waiting rows are admitted — their prompts
+ * prefilled (each distinct prompt once, shared by its samples) and their caches added beside the others.
+ */
+async function decodeRows(
   model: InferenceModel,
   session: ort.InferenceSession,
   rows: Row[],
+  batchSize: number,
   stop: StopChecker,
   signal: AbortSignal | undefined,
-  onStep: (tokensSoFar: number) => void = () => {},
-): Promise<number> {
+  report: (r: { finishedRows: number[]; tokens: number }) => void,
+): Promise<void> {
+  const cfg = model.config;
+  const L = cfg.numHiddenLayers;
+  const kvH = cfg.numKeyValueHeads;
+  const hd = cfg.headDim;
+  const cache = new KvCache({ layers: L, kvHeads: kvH, headDim: hd });
+  const waiting = rows.filter((r) => {
+    r.done = r.maxNew <= 0;
+    return !r.done;
+  });
+  report({ finishedRows: rows.filter((r) => r.done).map((r) => r.prompt), tokens: 0 });
+  let next = 0; // index of the next waiting row
+  let active: Row[] = [];
+  let logits: Float32Array = new Float32Array(0); // [active, V]: the next-token logits of each active row
+  let V = 0;
+  let generated = 0;
+  // Admit new rows once a quarter of the batch is free (fewer, larger prefills) or when nothing is active.
+  const admitAt = Math.max(1, Math.floor(batchSize / 4));
+
+  for (;;) {
+    throwIfAborted(signal);
+    const free = batchSize - active.length;
+    if (next < waiting.length && (free >= admitAt || active.length === 0)) {
+      const admitted = waiting.slice(next, next + free);
+      next += admitted.length;
+      const fresh = await prefill(model, session, admitted, cache);
+      V = fresh.length / admitted.length;
+      const merged = new Float32Array((active.length + admitted.length) * V);
+      merged.set(logits.subarray(0, active.length * V));
+      merged.set(fresh, active.length * V);
+      logits = merged;
+      active = [...active, ...admitted];
+    }
+    if (active.length === 0) break;
+
+    // Choose each active row's next token from its logits.
+    const keep: number[] = [];
+    const finished: number[] = [];
+    active.forEach((r, b) => {
+      const off = b * V;
+      const u = r.params.temperature > 0 ? r.rng.next() : 0;
+      const t = chooseToken(logits, off, V, r.params, u);
+      r.tokens.push(t);
+      r.logprobs.push(logits[off + t]! - logSumExp(logits, off, V));
+      generated++;
+      if (stop.isStopToken(t)) {
+        r.done = true;
+        r.stoppedByToken = true;
+      } else if (r.tokens.length >= r.maxNew || stop.hitsStopString(r.tokens)) r.done = true;
+      if (r.done) finished.push(r.prompt);
+      else keep.push(b);
+    });
+    report({ finishedRows: finished, tokens: generated });
+    if (keep.length < active.length) {
+      cache.keepRows(keep);
+      active = keep.map((b) => active[b]!);
+      const kept = new Float32Array(keep.length * V);
+      keep.forEach((b, i) => kept.set(logits.subarray(b * V, (b + 1) * V), i * V));
+      logits = kept;
+    }
+    if (active.length === 0) continue;
+    throwIfAborted(signal);
+
+    // One step: every active row's newest token attends to its cache slots.
+    cache.reserve();
+    const n = active.length;
+    const step: Record<string, ort.Tensor> = {
+      input_ids: new ort.Tensor('int64', BigInt64Array.from(active, (r) => BigInt(r.tokens.at(-1)!)), [n, 1]),
+      position_ids: new ort.Tensor('int64', BigInt64Array.from(active, (r) => BigInt(r.ids.length + r.tokens.length - 1)), [n, 1]),
+      attention_mask: new ort.Tensor('int64', cache.mask, [n, cache.capacity + 1]),
+    };
+    for (let l = 0; l < L; l++) {
+      step[`past_key_values.${l}.key`] = new ort.Tensor('float32', cache.keys[l]!, [n, kvH, cache.capacity, hd]);
+      step[`past_key_values.${l}.value`] = new ort.Tensor('float32', cache.values[l]!, [n, kvH, cache.capacity, hd]);
+    }
+    const out = await session.run(step);
+    cache.append(presentOf(out, L));
+    logits = out['logits']!.data as Float32Array;
+  }
+}
+
+/**
+ * Prefills the prompts of `rows` (each distinct prompt once, left-padded to the longest so that the last
+ * position is every prompt's last token), adds the rows to the cache, and returns their logits [rows, V].
+ */
+async function prefill(model: InferenceModel, session: ort.InferenceSession, rows: Row[], cache: KvCache): Promise<Float32Array> {
   const cfg = model.config;
   const L = cfg.numHiddenLayers;
   const kvH = cfg.numKeyValueHeads;
   const hd = cfg.headDim;
   const pad = BigInt(model.tokenizer.padTokenId ?? cfg.padTokenId ?? 0);
-  let active = rows.filter((r) => r.maxNew > 0);
-  rows.forEach((r) => (r.done = r.maxNew <= 0));
-  if (active.length === 0) return 0;
-
-  // Prefill each distinct prompt once (the n samples of a prompt share it), left-padded to the longest so
-  // that the last position is every prompt's last token; then give every row a copy of its prompt's cache.
   const uniqueOf = new Map<number, number>();
   const unique: Row[] = [];
-  const rowToUnique = active.map((r) => {
+  const source = rows.map((r) => {
     let u = uniqueOf.get(r.prompt);
     if (u === undefined) {
       u = unique.length;
@@ -245,59 +341,13 @@ async function decodeBatch(
     feeds[`past_key_values.${l}.key`] = new ort.Tensor('float32', empty, [B, kvH, 0, hd]);
     feeds[`past_key_values.${l}.value`] = new ort.Tensor('float32', empty, [B, kvH, 0, hd]);
   }
-  const prefill = await session.run(feeds);
-  const cache = KvCache.fromPrefill({ layers: L, kvHeads: kvH, headDim: hd }, presentOf(prefill, L), valid, B, S);
-  let logits = prefill['logits']!.data as Float32Array;
+  const out = await session.run(feeds);
+  cache.addRows(presentOf(out, L), valid, S, source);
+  const logits = out['logits']!.data as Float32Array;
   const V = logits.length / B;
-  if (B !== active.length) {
-    cache.keepRows(rowToUnique);
-    const expanded = new Float32Array(active.length * V);
-    rowToUnique.forEach((u, r) => expanded.set(logits.subarray(u * V, (u + 1) * V), r * V));
-    logits = expanded;
-  }
-  let generated = 0;
-
-  for (;;) {
-    // Choose each active row's next token from the last logits.
-    const keep: number[] = [];
-    active.forEach((r, b) => {
-      const off = b * V;
-      const u = r.params.temperature > 0 ? r.rng.next() : 0;
-      const t = chooseToken(logits, off, V, r.params, u);
-      r.tokens.push(t);
-      r.logprobs.push(logits[off + t]! - logSumExp(logits, off, V));
-      generated++;
-      if (stop.isStopToken(t)) {
-        r.done = true;
-        r.stoppedByToken = true;
-      } else if (r.tokens.length >= r.maxNew || stop.hitsStopString(r.tokens)) r.done = true;
-      else keep.push(b);
-    });
-    if (keep.length === 0) break;
-    onStep(generated);
-    if (keep.length < active.length) {
-      cache.keepRows(keep);
-      active = keep.map((b) => active[b]!);
-    }
-    throwIfAborted(signal);
-
-    // One step: every active row's newest token attends to its cache slots.
-    cache.reserve();
-    const n = active.length;
-    const step: Record<string, ort.Tensor> = {
-      input_ids: new ort.Tensor('int64', BigInt64Array.from(active, (r) => BigInt(r.tokens.at(-1)!)), [n, 1]),
-      position_ids: new ort.Tensor('int64', BigInt64Array.from(active, (r) => BigInt(r.ids.length + r.tokens.length - 1)), [n, 1]),
-      attention_mask: new ort.Tensor('int64', cache.mask, [n, cache.capacity + 1]),
-    };
-    for (let l = 0; l < L; l++) {
-      step[`past_key_values.${l}.key`] = new ort.Tensor('float32', cache.keys[l]!, [n, kvH, cache.capacity, hd]);
-      step[`past_key_values.${l}.value`] = new ort.Tensor('float32', cache.values[l]!, [n, kvH, cache.capacity, hd]);
-    }
-    const out = await session.run(step);
-    cache.append(presentOf(out, L));
-    logits = out['logits']!.data as Float32Array;
-  }
-  return generated;
+  const perRow = new Float32Array(rows.length * V);
+  source.forEach((u, r) => perRow.set(logits.subarray(u * V, (u + 1) * V), r * V));
+  return perRow;
 }
 
 function presentOf(out: ort.InferenceSession.OnnxValueMapType, layers: number): { key: Float32Array; value: Float32Array }[] {
