@@ -1,14 +1,31 @@
 // Activities of the foundation test workflows, written like the project's: deterministic prefix, skip when
 // committed, write, commit last.
+import { Context } from '@temporalio/activity';
 import type { ArtifactStore } from '../../shared/store';
 
 export interface FoundationActivities {
   writeAndCommit(input: { prefix: string; rows: number }): Promise<string>;
   readCommitted(input: { prefix: string }): Promise<{ rows: number; sum: number }>;
+  slow(input: { ms: number }): Promise<string>;
 }
 
 export function createFoundationActivities(store: ArtifactStore, calls: string[] = []): FoundationActivities {
   return {
+    async slow({ ms }) {
+      calls.push('slow started');
+      const signal = Context.current().cancellationSignal;
+      const end = Date.now() + ms;
+      while (Date.now() < end) {
+        if (signal.aborted) {
+          calls.push('slow cancelled');
+          throw new Error('cancelled');
+        }
+        Context.current().heartbeat();
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      calls.push('slow finished');
+      return 'done';
+    },
     async writeAndCommit({ prefix, rows }) {
       calls.push(`writeAndCommit ${prefix}`);
       if (await store.isCommitted(prefix)) return prefix;

@@ -33,3 +33,8 @@ export async function twoStepWorkflow(input: { prefix: string }): Promise<string
   const second = await acts.writeAndCommit({ prefix: `${input.prefix}/second`, rows: 5 });
   return [first, second];
 }
+
+/** Runs one slow activity (for the graceful-shutdown test). */
+export async function slowActivityWorkflow(input: { ms: number }): Promise<string> {
+  return acts.slow(input);
+}
