@@ -107,6 +107,8 @@ export function keptDistribution(
 /** The next token of one row. `u` is a uniform draw in [0, 1) (unused when greedy). */
 export function chooseToken(logits: Float32Array, off: number, V: number, p: SamplingParams, u: number): number {
   if (p.temperature <= 0) return argmax(logits, off, V);
+  const truncated = (p.topK > 0 && p.topK < V) || (p.topP > 0 && p.topP < 1);
+  if (!truncated) return sampleFull(logits, off, V, p.temperature, u);
   const { ids, weights } = keptDistribution(logits, off, V, p);
   let total = 0;
   for (let i = 0; i < weights.length; i++) total += weights[i]!;
@@ -118,4 +120,22 @@ export function chooseToken(logits: Float32Array, off: number, V: number, p: Sam
   // Rounding left a sliver: the last token with positive weight.
   for (let i = ids.length - 1; i >= 0; i--) if (weights[i]! > 0) return ids[i]!;
   return ids[0]!;
+}
+
+/** Inverse-CDF sampling over the whole tempered distribution in token-id order, without allocating. */
+function sampleFull(logits: Float32Array, off: number, V: number, temperature: number, u: number): number {
+  const invT = 1 / temperature;
+  let m = -Infinity;
+  for (let i = 0; i < V; i++) if (logits[off + i]! > m) m = logits[off + i]!;
+  let total = 0;
+  for (let i = 0; i < V; i++) total += Math.exp((logits[off + i]! - m) * invT);
+  let target = u * total;
+  let lastPositive = 0;
+  for (let i = 0; i < V; i++) {
+    const w = Math.exp((logits[off + i]! - m) * invT);
+    if (w > 0) lastPositive = i;
+    target -= w;
+    if (target < 0) return i;
+  }
+  return lastPositive;
 }
