@@ -63,6 +63,24 @@ export async function existingHandle(client: Client, id: string): Promise<Workfl
   return handle;
 }
 
+/** Whether any worker polled the workflow's task queue recently (queries need one to answer). */
+export async function hasWorkflowWorker(client: Client, taskQueue: string): Promise<boolean> {
+  const response = await client.workflowService.describeTaskQueue({
+    namespace: client.options.namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: 1, // TASK_QUEUE_TYPE_WORKFLOW
+  });
+  return (response.pollers ?? []).length > 0;
+}
+
+/** Fails with one line when no worker polls the workflow's task queue (instead of a query that times out). */
+export async function requireWorker(client: Client, handle: WorkflowHandle): Promise<void> {
+  const { taskQueue } = await handle.describe();
+  if (!(await hasWorkflowWorker(client, taskQueue))) {
+    throw new CliError(`no worker polls task queue '${taskQueue}', so '${handle.workflowId}' cannot answer queries: start one with \`durable-rlhf worker\``);
+  }
+}
+
 /** A query answered by a worker within `ms`, else one line saying a worker must run. */
 export async function queryWithin<T>(client: Client, handle: WorkflowHandle, run: () => Promise<T>, ms = 15_000): Promise<T> {
   try {

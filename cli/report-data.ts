@@ -7,7 +7,7 @@ import { metricsQuery, statusQuery, type EvalMetrics, type IterationMetrics, typ
 import type { ArtifactStore } from '../shared/store';
 import { flattenOptions, lossCurveFrom, reportDataFromRun } from '../report/from-run';
 import type { LossCurve, RunReportData } from '../report/types';
-import { uiUrl } from './context';
+import { hasWorkflowWorker, uiUrl } from './context';
 import { offlineId } from './offline-baseline';
 import { CliError } from './errors';
 
@@ -81,10 +81,14 @@ export async function collectRunReport(client: Client, store: ArtifactStore, cfg
   }
   let status: RunStatus | null = null;
   let metrics: IterationMetrics[] | null = null;
-  try {
-    [status, metrics] = await client.connection.withDeadline(Date.now() + 10_000, () => Promise.all([handle.query(statusQuery), handle.query(metricsQuery)]));
-  } catch {
-    // No worker answered (or the workflow type has no such query): fall back to the summary in S3.
+  // Without a worker on the workflow's queue nobody can answer: go straight to the summary in S3.
+  if (await hasWorkflowWorker(client, description.taskQueue).catch(() => false)) {
+    try {
+      status = await client.connection.withDeadline(Date.now() + 10_000, () => handle.query(statusQuery));
+      metrics = await client.connection.withDeadline(Date.now() + 10_000, () => handle.query(metricsQuery));
+    } catch {
+      // The worker did not answer in time (or the workflow type has no such query): use the summary.
+    }
   }
   const run = status?.run ?? workflowId;
   const summary = await getJsonOrNull(store, `${layout.summary(run)}/${FILE.summary}`);

@@ -1,7 +1,7 @@
 // `list`, `status`, `watch`, `report`: read a run (or a sweep) without changing it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
-import type { Client, WorkflowExecutionInfo } from '@temporalio/client';
+import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
 import { layout } from '../../shared/layout';
 import { RlhfBestReward, RlhfIteration, RlhfStage, RlhfSweep } from '../../shared/search-attributes';
 import { ArtifactStore } from '../../shared/store';
@@ -9,7 +9,7 @@ import { renderRunReport } from '../../report/run-report';
 import { renderSweepReport } from '../../report/sweep-report';
 import type { SweepRun } from '../../report/types';
 import type { CommandSpec, ParsedArgs } from '../args';
-import { existingHandle, PIPELINE_WORKFLOW, queryMetrics, queryStatus, uiUrl, withClient, type Io } from '../context';
+import { existingHandle, hasWorkflowWorker, PIPELINE_WORKFLOW, queryMetrics, queryStatus, requireWorker, uiUrl, withClient, type Io } from '../context';
 import { CliError, UsageError } from '../errors';
 import { renderResults, renderStatus, renderTable, resultRows } from '../format';
 import { LiveView } from '../live';
@@ -98,6 +98,7 @@ export async function statusCommand(args: ParsedArgs, io: Io): Promise<void> {
     const handle = await existingHandle(client, id);
     const description = await handle.describe();
     io.out(`${id}: ${description.status.name} (started ${description.startTime.toISOString()})`);
+    await requireWorker(client, handle);
     const status = await queryStatus(client, handle);
     const metrics = await queryMetrics(client, handle);
     for (const line of renderStatus(status)) io.out(line);
@@ -106,6 +107,21 @@ export async function statusCommand(args: ParsedArgs, io: Io): Promise<void> {
     io.out('');
     io.out(`UI: ${uiUrl(cfg, id)}`);
   });
+}
+
+/** The block `watch` shows: status and table from the queries, or why they cannot be answered. */
+async function watchLines(client: Client, handle: WorkflowHandle, description: WorkflowExecutionDescription): Promise<string[]> {
+  const head = `${handle.workflowId}: ${description.status.name}`;
+  if (!(await hasWorkflowWorker(client, description.taskQueue))) {
+    return [`${head} · no worker polls task queue '${description.taskQueue}' (start one with \`durable-rlhf worker\`)`];
+  }
+  try {
+    const status = await queryStatus(client, handle, 10_000);
+    const metrics = await queryMetrics(client, handle, 10_000);
+    return [...renderStatus(status), '', ...renderResults(resultRows(metrics))];
+  } catch (err) {
+    return [`${head} · ${(err as Error).message}`];
+  }
 }
 
 export async function watchCommand(args: ParsedArgs, io: Io): Promise<void> {
@@ -118,12 +134,7 @@ export async function watchCommand(args: ParsedArgs, io: Io): Promise<void> {
     for (;;) {
       const description = await handle.describe();
       const closed = description.status.name !== 'RUNNING';
-      try {
-        const [status, metrics] = await Promise.all([queryStatus(client, handle, 10_000), queryMetrics(client, handle, 10_000)]);
-        view.update([...renderStatus(status), '', ...renderResults(resultRows(metrics))]);
-      } catch (err) {
-        view.update([`${id}: ${description.status.name} · ${(err as Error).message}`]);
-      }
+      view.update(await watchLines(client, handle, description));
       if (closed) {
         view.release();
         io.out(`${id} ${description.status.name.toLowerCase()}`);
