@@ -6,10 +6,15 @@
 // Search attributes are not payload data and stay in the clear (the server must index them).
 import { createCipheriv, createDecipheriv, createHash, randomBytes } from 'node:crypto';
 import type { Payload, PayloadCodec } from '@temporalio/common';
-import { temporal } from '@temporalio/proto';
+import * as protoModule from '@temporalio/proto';
+
+// @temporalio/proto is CommonJS: Node's ESM loader (tsx) exposes it only as `default`; bundlers and vitest
+// also give the named export. Take whichever exists.
+const { temporal } = (protoModule as typeof protoModule & { default?: typeof protoModule }).default ?? protoModule;
 
 export const ENCRYPTED_ENCODING = 'binary/encrypted';
 export const KEY_ID_METADATA = 'encryption-key-id';
+const PayloadProto = temporal.api.common.v1.Payload;
 const IV_BYTES = 12;
 const TAG_BYTES = 16;
 
@@ -58,7 +63,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
 
   /** One payload → its encrypted form. */
   encrypt(payload: Payload): Payload {
-    const plain = temporal.api.common.v1.Payload.encode(payload).finish();
+    const plain = PayloadProto.encode(payload).finish();
     const iv = randomBytes(IV_BYTES);
     const cipher = createCipheriv('aes-256-gcm', this.current, iv);
     // The key id is authenticated too: a payload moved under another id fails to decrypt.
@@ -92,7 +97,7 @@ export class AesGcmPayloadCodec implements PayloadCodec {
     } catch {
       throw new PayloadDecryptionError(`encrypted payload (key id '${id}') failed authentication: wrong key or tampered bytes`);
     }
-    const decoded = temporal.api.common.v1.Payload.decode(plain);
+    const decoded = PayloadProto.decode(plain);
     return { metadata: decoded.metadata ?? {}, data: decoded.data ?? new Uint8Array() };
   }
 }
