@@ -33,6 +33,8 @@ export interface StackOptions {
   credentials: S3Credentials;
   readyTimeoutMs: number;
   services: ServiceName[];
+  /** When set, a watchdog stops the servers once this process is gone (test runs that get killed). */
+  ownerPid?: number;
   /** Environment used to find the binaries. */
   env: Record<string, string | undefined>;
 }
@@ -228,10 +230,17 @@ async function spawnDetached(o: StackOptions, name: ServiceName, binary: string,
     if (pid === undefined) throw new StackError(`could not start ${label(name)} (${binary})`);
     child.unref();
     await writeFile(p.pid, `${pid}\n`);
+    if (o.ownerPid !== undefined) startWatchdog(o.ownerPid, pid);
     return pid;
   } finally {
     closeSync(fd);
   }
+}
+
+/** A detached shell that sends SIGTERM to `pid` once `owner` has exited (and exits itself when `pid` does). */
+function startWatchdog(owner: number, pid: number): void {
+  const script = `while kill -0 ${owner} 2>/dev/null && kill -0 ${pid} 2>/dev/null; do sleep 2; done; kill ${pid} 2>/dev/null; exit 0`;
+  spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
 }
 
 /** Starts the Temporal dev server (or reuses the running one). Returns true when it was reused. */
@@ -295,16 +304,23 @@ async function stopService(o: StackOptions, name: ServiceName): Promise<boolean>
 export const stopTemporal = (o: StackOptions): Promise<boolean> => stopService(o, 'temporal');
 export const stopS3 = (o: StackOptions): Promise<boolean> => stopService(o, 's3');
 
-/** Starts (or reuses) the selected services and waits until they answer. */
+/** Starts (or reuses) the selected services and waits until they answer. When one fails, the services
+ * this call started are stopped again (nothing half-started is left behind). */
 export async function stackUp(o: StackOptions = stackOptions()): Promise<StackInfo> {
   await mkdir(o.dataDir, { recursive: true });
   const reused: ServiceName[] = [];
   // Start both at once: the Temporal server takes seconds to come up.
   const results = await Promise.allSettled(
-    o.services.map(async (name) => ((name === 'temporal' ? await startTemporal(o) : await startS3(o)) ? reused.push(name) : 0)),
+    o.services.map(async (name) => {
+      if (name === 'temporal' ? await startTemporal(o) : await startS3(o)) reused.push(name);
+    }),
   );
   const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected');
-  if (failed) throw failed.reason;
+  if (failed) {
+    const started = o.services.filter((name, i) => results[i]?.status === 'fulfilled' && !reused.includes(name));
+    for (const name of started) await stopService(o, name);
+    throw failed.reason;
+  }
   return {
     temporalAddress: address(o, 'temporal'),
     uiUrl: o.uiPort === null || !o.services.includes('temporal') ? undefined : `http://${o.host}:${o.uiPort}`,

@@ -26,6 +26,8 @@ export default async function setup(project: TestProject): Promise<(() => Promis
       s3Port: await freePort(),
       bucket: 'durable-rlhf-test',
       credentials: { accessKeyId: 'rlhf-test', secretAccessKey: 'rlhf-test-secret' },
+      // A killed test run must not leave servers behind.
+      ownerPid: process.pid,
     },
     process.env,
   );

@@ -88,17 +88,22 @@ describe('stack and tools', () => {
       await expect(stackUp(options)).rejects.toThrow(
         `port 127.0.0.1:${port} (S3) is already in use by another process; stop it or set RLHF_S3_PORT to a free port`,
       );
-      const cli = runScript(['scripts/stack.ts', 'up'], {
+      const stackEnv = {
         ...(process.env as Record<string, string>),
         RLHF_DATA_DIR: dataDir,
         RLHF_TEMPORAL_PORT: String(port),
         RLHF_TEMPORAL_UI_PORT: String(await freePort()),
         RLHF_S3_PORT: String(await freePort()),
-      });
+      };
+      const cli = runScript(['scripts/stack.ts', 'up'], stackEnv);
       expect(cli.status).toBe(1);
       expect(errorLines(cli.stderr)).toEqual([
         `error: port 127.0.0.1:${port} (Temporal gRPC) is already in use by another process; stop it or set RLHF_TEMPORAL_PORT to a free port`,
       ]);
+      // The S3 server that did start is stopped again: a failed `up` leaves nothing running.
+      const status = runScript(['scripts/stack.ts', 'status'], stackEnv);
+      expect(status.stdout).toMatch(/^s3\s+stopped /m);
+      expect(status.stdout).toMatch(/^temporal\s+stopped \(port in use by another process\)/m);
     } finally {
       blocker.close();
     }

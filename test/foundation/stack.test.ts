@@ -21,7 +21,7 @@ describe('stack lifecycle', () => {
   it('starts versitygw with its bucket, reuses it on a second up, reports status, stops it', async () => {
     const dataDir = await mkdtemp(join(tmpdir(), 'durable-rlhf-stack-'));
     dirs.push(dataDir);
-    options = stackOptions({ dataDir, s3Port: await freePort(), services: ['s3'], bucket: 'lifecycle', credentials: { accessKeyId: 'k1', secretAccessKey: 's1' } }, process.env);
+    options = stackOptions({ dataDir, s3Port: await freePort(), services: ['s3'], ownerPid: process.pid, bucket: 'lifecycle', credentials: { accessKeyId: 'k1', secretAccessKey: 's1' } }, process.env);
     const first = await stackUp(options);
     expect(first.reused).toEqual([]);
     expect(first.s3Endpoint).toBe(`http://127.0.0.1:${options.s3Port}`);

@@ -85,7 +85,7 @@ export interface PrivateTemporal {
 /** A Temporal dev server of the test's own (own port, own SQLite file), for tests that restart it. */
 export async function startPrivateTemporal(): Promise<PrivateTemporal> {
   const dataDir = await mkdtemp(join(tmpdir(), 'durable-rlhf-temporal-'));
-  const options = stackOptions({ dataDir, temporalPort: await freePort(), uiPort: null, services: ['temporal'] }, process.env);
+  const options = stackOptions({ dataDir, temporalPort: await freePort(), uiPort: null, services: ['temporal'], ownerPid: process.pid }, process.env);
   await startTemporal(options);
   return {
     address: `${options.host}:${options.temporalPort}`,
