@@ -79,7 +79,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
       const rawGet = () =>
         timed(async () => {
           const out = await store.s3.send(new GetObjectCommand({ Bucket: store.bucket, Key: `${prefix}/raw.bin` }));
-          await pipeline(out.Body as Readable, createWriteStream(join(dir, 'raw.out')));
+          await pipeline(out.Body as Readable, createWriteStream(join(dir, 'raw.out'), { highWaterMark: MB }));
         });
       const storeGet = () => timed(() => store.getCommittedFile(prefix, 'store.bin', join(dir, 'store.out')));
       if (rawFirst) {

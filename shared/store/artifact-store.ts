@@ -10,6 +10,7 @@ import { dirname, join, relative, sep } from 'node:path';
 import { Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { randomBytes } from 'node:crypto';
+import { Worker } from 'node:worker_threads';
 import {
   AbortMultipartUploadCommand,
   CompleteMultipartUploadCommand,
@@ -612,11 +613,30 @@ export class ArtifactStore {
   }
 }
 
-/** Size and sha256 of a local file, read sequentially. */
-async function hashFile(path: string): Promise<{ size: number; sha256: string }> {
-  const counter = new ByteCounter();
-  for await (const chunk of createReadStream(path, { highWaterMark: MIB })) counter.update(chunk as Buffer);
-  return { size: counter.size, sha256: counter.digest() };
+// Hashes a file on a worker thread, so on a multi-core machine hashing overlaps the upload on the main thread.
+const HASH_FILE_WORKER = `
+const { parentPort, workerData } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { createReadStream } = require('node:fs');
+const hash = createHash('sha256');
+let size = 0;
+createReadStream(workerData, { highWaterMark: 1 << 20 })
+  .on('data', (chunk) => { hash.update(chunk); size += chunk.length; })
+  .on('end', () => parentPort.postMessage({ size, sha256: hash.digest('hex') }))
+  .on('error', (err) => parentPort.postMessage({ error: err.message }));
+`;
+
+/** Size and sha256 of a local file, read sequentially on a worker thread. */
+function hashFile(path: string): Promise<{ size: number; sha256: string }> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(HASH_FILE_WORKER, { eval: true, workerData: path });
+    worker.once('message', (msg: { size: number; sha256: string } | { error: string }) => {
+      if ('error' in msg) reject(new StoreError(`cannot read ${path}: ${msg.error}`));
+      else resolve(msg);
+      void worker.terminate();
+    });
+    worker.once('error', (err) => reject(new StoreError(`hashing ${path} failed: ${err.message}`)));
+  });
 }
 
 /** Files under `dir`, recursive, as '/'-separated relative paths, sorted. */
