@@ -5,7 +5,7 @@
 //
 // Children: `${id}/sft` (supervisedFineTune), `${id}/reward-model` (trainRewardModel), `${id}/online`
 // (onlineDpo), whose iterations are `${id}/iter-0001`, ... (dpoIteration).
-import { allHandlersFinished, condition, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { allHandlersFinished, condition, isCancellation, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type { ArtifactRef } from '../activities/types';
 import type { IterationMetrics } from '../shared/messages';
 import { applyNextIterationOptions, promptPoolSize, type NextIterationOptions, type RecipeInput, type RecipeOptions } from '../shared/recipe';
@@ -36,6 +36,17 @@ export interface RlhfPipelineResult {
 
 export async function rlhfPipeline(input: RlhfPipelineInput = {}): Promise<RlhfPipelineResult> {
   const { run: runInput, ...recipeInput } = input ?? {};
+  let ctlRef: RunControl | null = null;
+  try {
+    return await pipeline(runInput, recipeInput, (c) => (ctlRef = c));
+  } catch (err) {
+    // Visible in the UI list (RlhfStage = failed) and the status query; cancellation keeps its own status.
+    if (ctlRef && !isCancellation(err)) (ctlRef as RunControl).setStage('failed');
+    throw err;
+  }
+}
+
+async function pipeline(runInput: string | undefined, recipeInput: RecipeInput, register: (c: RunControl) => void): Promise<RlhfPipelineResult> {
   const recipe: RecipeOptions = resolveOrFail(recipeInput);
   const run = runNameOrFail(runInput);
   const exec = recipe.execution;
@@ -58,6 +69,7 @@ export async function rlhfPipeline(input: RlhfPipelineInput = {}): Promise<RlhfP
       pending: () => pending,
     },
   ).install();
+  register(ctl);
 
   // 1. data and the resolved configuration
   ctl.setStage('prepare-data');

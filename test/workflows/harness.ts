@@ -1,8 +1,10 @@
 // Workflow-logic test harness: the real Temporal dev server from test/global-setup.ts, the real workflow
 // bundle (built once per test file), and mock activities on three workers whose task queues are unique per
 // test (passed to the workflows through `execution.taskQueues`).
+import { mkdir, writeFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { Client, Connection } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+import { Client, Connection, type WorkflowHandle } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger, NativeConnection, Runtime, Worker, type WorkflowBundle } from '@temporalio/worker';
 import type { RecipeInput } from '../../shared/recipe';
 import { testServices, uniqueId } from '../helpers/services';
@@ -59,7 +61,7 @@ export async function startHarness(workflowBundle: WorkflowBundle): Promise<Harn
     recipe: (extra = {}) =>
       deepMerge(
         {
-          online: { iterations: 2, promptsPerIteration: 8 },
+          online: { iterations: 2, promptsPerIteration: 8, k: 4 },
           execution: {
             shardSize: 4,
             inferenceWindow: 2,
@@ -88,4 +90,19 @@ export async function eventually(check: () => boolean | Promise<boolean>, timeou
     await new Promise((r) => setTimeout(r, 100));
   }
   throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
+}
+
+export const HISTORIES_DIR = fileURLToPath(new URL('./histories/', import.meta.url));
+
+/** Writes a workflow history as a replay fixture `histories/<name>.json`. */
+export async function saveHistory(name: string, workflowId: string, history: Awaited<ReturnType<WorkflowHandle['fetchHistory']>>): Promise<void> {
+  await mkdir(HISTORIES_DIR, { recursive: true });
+  const message = temporal.api.history.v1.History.fromObject(history as object);
+  await writeFile(`${HISTORIES_DIR}${name}.json`, `${JSON.stringify({ workflowId, history: message.toJSON() }, null, 1)}\n`);
+}
+
+/** Reads a fixture written by saveHistory. */
+export function loadHistory(text: string): { workflowId: string; history: temporal.api.history.v1.IHistory } {
+  const { workflowId, history } = JSON.parse(text) as { workflowId: string; history: object };
+  return { workflowId, history: temporal.api.history.v1.History.fromObject(history) };
 }

@@ -19,6 +19,12 @@ export interface Gate {
 export class MockActivities {
   readonly calls: Call[] = [];
   private readonly gates = new Map<string, { started: () => void; released: Promise<void> }>();
+  private readonly failures = new Map<string, Error>();
+
+  /** The first call matching `id` throws `error`. */
+  failOn(id: string, error: Error): void {
+    this.failures.set(id, error);
+  }
 
   /** Holds the first call for which `key(name, input)` equals `id` until `release()`. */
   gate(id: string): Gate {
@@ -40,6 +46,11 @@ export class MockActivities {
 
   private async record(name: string, input: any, id = name): Promise<void> {
     this.calls.push({ name, input });
+    const failure = this.failures.get(id);
+    if (failure) {
+      this.failures.delete(id);
+      throw failure;
+    }
     const g = this.gates.get(id);
     if (g) {
       this.gates.delete(id);

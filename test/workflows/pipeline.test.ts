@@ -5,10 +5,12 @@ import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricsQuery, setNextIterationOptionsUpdate, statusQuery } from '../../shared/messages';
+import { RECIPE_DEFAULTS } from '../../shared/recipe';
 import { RlhfBestReward, RlhfBeta, RlhfIteration, RlhfLearningRate, RlhfRun, RlhfStage } from '../../shared/search-attributes';
 import { rlhfPipeline } from '../../workflows';
-import { bundleWorkflows, eventually, startHarness, type Harness } from './harness';
+import { bundleWorkflows, eventually, saveHistory, startHarness, type Harness } from './harness';
 
+const models = { sft: 's3://models/m/sft', reward: 's3://models/m/rm' };
 let bundle: WorkflowBundle;
 let h: Harness;
 
@@ -80,7 +82,7 @@ describe('rlhfPipeline (mock activities)', () => {
     expect(sa.get(RlhfStage)).toBe('completed');
     expect(sa.get(RlhfIteration)).toBe(2);
     expect(sa.get(RlhfBeta)).toBeCloseTo(0.1);
-    expect(sa.get(RlhfLearningRate)).toBeCloseTo(5e-5);
+    expect(sa.get(RlhfLearningRate)).toBeCloseTo(RECIPE_DEFAULTS.online.learningRate);
     expect(sa.get(RlhfBestReward)).toBeCloseTo(0.2);
     // children carry the run too, so a run's workflows are one filter away
     expect((await h.client.workflow.getHandle(`${id}/iter-0001`).describe()).typedSearchAttributes.get(RlhfRun)).toBe(id);
@@ -94,6 +96,13 @@ describe('rlhfPipeline (mock activities)', () => {
     const status = await handle.query(statusQuery);
     expect(status).toMatchObject({ stage: 'completed', iteration: 2, paused: false, bestReward: 0.2 });
     expect((await handle.query(metricsQuery)).map((m) => m.iteration)).toEqual([0, 1, 2]);
+
+    // RLHF_RECORD_HISTORIES=1 refreshes the replay fixtures (test/workflows/replay.test.ts) from this run.
+    if (process.env.RLHF_RECORD_HISTORIES === '1') {
+      for (const [name, wid] of [['rlhfPipeline', id], ['supervisedFineTune', `${id}/sft`], ['trainRewardModel', `${id}/reward-model`], ['onlineDpo', `${id}/online`], ['dpoIteration', `${id}/iter-0001`]]) {
+        await saveHistory(name as string, wid as string, await h.client.workflow.getHandle(wid as string).fetchHistory());
+      }
+    }
   });
 
   it('skips base model, SFT and reward model when the input gives s3:// models', async () => {
@@ -141,6 +150,20 @@ describe('rlhfPipeline (mock activities)', () => {
     expect(cause?.message).toMatch(/online\.beta must be > 0 \(got -1\)/);
     expect(cause?.message).toMatch(/online\.k must be an integer in \[2, 1024\] \(got 1\)/);
     expect(h.mocks.calls.filter((c) => c.input.run === id)).toEqual([]);
+  });
+
+  it('a non-retryable activity failure fails the run once, names the step, and sets RlhfStage = failed', async () => {
+    const id = h.id('fail');
+    h.mocks.failOn('buildPairs:1', ApplicationFailure.nonRetryable('shard 0 row 3: 3 responses but 4 rewards', 'InvalidData'));
+    const handle = await h.client.workflow.start(rlhfPipeline, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, ...h.recipe({ models }) }] });
+    const err = await handle.result().catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    let cause: Error | undefined = (err as WorkflowFailedError).cause;
+    while (cause?.cause) cause = cause.cause as Error;
+    expect(cause?.message).toMatch(/3 responses but 4 rewards/);
+    expect(h.mocks.count('buildPairs', (i) => i.run === id)).toBe(1); // not retried
+    expect((await handle.describe()).typedSearchAttributes.get(RlhfStage)).toBe('failed');
+    expect((await h.client.workflow.getHandle(`${id}/iter-0001`).describe()).status.name).toBe('FAILED');
   });
 
   it('setNextIterationOptions: rejects bad values, forwards accepted ones to the following iterations', async () => {

@@ -1,0 +1,26 @@
+// Determinism guard: histories recorded from earlier runs (test/workflows/histories/*.json, refreshed with
+// RLHF_RECORD_HISTORIES=1 npx vitest run test/workflows/pipeline.test.ts) must replay against the current
+// workflow code. A change that alters the command sequence without `patched()` (workflows/README.md)
+// fails here.
+import { readdir, readFile } from 'node:fs/promises';
+import { Worker, type WorkflowBundle } from '@temporalio/worker';
+import { beforeAll, describe, expect, it } from 'vitest';
+import { bundleWorkflows, HISTORIES_DIR, loadHistory } from './harness';
+
+let bundle: WorkflowBundle;
+const files = (await readdir(HISTORIES_DIR)).filter((f) => f.endsWith('.json')).sort();
+
+beforeAll(async () => {
+  bundle = await bundleWorkflows();
+});
+
+describe('replay of recorded histories', () => {
+  it('has a fixture for every workflow type', () => {
+    expect(files).toEqual(['dpoIteration.json', 'onlineDpo.json', 'rlhfPipeline.json', 'supervisedFineTune.json', 'trainRewardModel.json']);
+  });
+
+  it.each(files)('%s replays without non-determinism', async (file) => {
+    const { workflowId, history } = loadHistory(await readFile(`${HISTORIES_DIR}${file}`, 'utf8'));
+    await Worker.runReplayHistory({ workflowBundle: bundle }, history, workflowId);
+  });
+});
