@@ -20,7 +20,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { setPriority, tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { parseAllDocuments, parse as parseYaml } from 'yaml';
@@ -63,17 +63,30 @@ export interface RunResult {
   stderr: string;
 }
 
-export function run(command: string, args: string[], options: { cwd?: string; env?: Env; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
+export function run(
+  command: string,
+  args: string[],
+  options: { cwd?: string; env?: Env; timeoutMs?: number; input?: string; lowPriority?: boolean } = {},
+): Promise<RunResult> {
   return new Promise((resolvePromise) => {
     const child = spawn(command, args, {
       cwd: options.cwd ?? REPO_ROOT,
       env: (options.env ?? process.env) as NodeJS.ProcessEnv,
-      stdio: ['pipe', 'pipe', 'pipe'],
+      stdio: [options.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
     });
+    // Tool builds run at the lowest CPU priority (inherited by the compilers they fork), so tests running
+    // beside a first install keep their timing.
+    if (options.lowPriority && child.pid !== undefined) {
+      try {
+        setPriority(child.pid, 19);
+      } catch {
+        // not permitted here: build at normal priority
+      }
+    }
     let stdout = '';
     let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.stdout?.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr?.on('data', (d: Buffer) => (stderr += d.toString()));
     const timer = options.timeoutMs ? setTimeout(() => child.kill('SIGKILL'), options.timeoutMs) : undefined;
     child.on('error', (err) => {
       if (timer) clearTimeout(timer);
@@ -83,7 +96,10 @@ export function run(command: string, args: string[], options: { cwd?: string; en
       if (timer) clearTimeout(timer);
       resolvePromise({ code: code ?? -1, stdout, stderr });
     });
-    child.stdin.end(options.input ?? '');
+    if (child.stdin) {
+      child.stdin.on('error', () => undefined); // a tool that exits without reading its input
+      child.stdin.end(options.input);
+    }
   });
 }
 
@@ -143,7 +159,7 @@ export async function ensureHelm(env: Env, log: Log): Promise<string> {
   await mkdir(staging, { recursive: true });
   log(`building helm ${version}: go install ${module}@v${version} (first time only; several minutes)`);
   const result = await withTicker(log, 'helm build', () =>
-    run(go, ['install', `${module}@v${version}`], { cwd: tmpdir(), env: { ...env, GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' } }),
+    run(go, ['install', `${module}@v${version}`], { cwd: tmpdir(), env: { ...env, GOBIN: staging, CGO_ENABLED: '0', GOFLAGS: '-mod=mod' }, lowPriority: true }),
   );
   if (result.code !== 0 || !isExecutable(join(staging, 'helm'))) {
     await rm(staging, { recursive: true, force: true });
@@ -167,7 +183,7 @@ export async function ensureComposeCheck(env: Env, log: Log): Promise<string> {
   const staging = `${binary}.building-${process.pid}`;
   log(`building compose-check (compose-go v${DEPLOY_TOOL_VERSIONS.composeGo.version}): go build (first time only; a minute or two)`);
   const result = await withTicker(log, 'compose-check build', () =>
-    run(go, ['build', '-trimpath', '-o', staging, '.'], { cwd: source, env: { ...env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod', GOWORK: 'off' } }),
+    run(go, ['build', '-trimpath', '-o', staging, '.'], { cwd: source, env: { ...env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod', GOWORK: 'off' }, lowPriority: true }),
   );
   if (result.code !== 0 || !isExecutable(staging)) {
     await rm(staging, { force: true });
@@ -193,7 +209,7 @@ export async function ensurePythonTools(env: Env, log: Log): Promise<{ python: s
   const venv = await run(python3, ['-m', 'venv', dir], { env });
   if (venv.code !== 0) throw new DeployToolError(`python3 -m venv failed (exit ${venv.code}): ${lastLine(venv.stderr)}; install python3-venv`);
   const pip = await withTicker(log, 'pip install', () =>
-    run(paths.python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--only-binary=:all:', '-r', requirements], { env }),
+    run(paths.python, ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check', '--only-binary=:all:', '-r', requirements], { env, lowPriority: true }),
   );
   if (pip.code !== 0 || !Object.values(paths).every(isExecutable)) {
     await rm(dir, { recursive: true, force: true });

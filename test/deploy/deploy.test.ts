@@ -143,9 +143,19 @@ describe('the validators reject broken deployments', () => {
       .map((d) => d.toJS() as K8sObject | null)
       .filter((o): o is K8sObject => o?.kind === 'Deployment');
     expect(deployments.map((d) => d.spec.template.spec.terminationGracePeriodSeconds)).toEqual([35, 35, 35]);
-    const bad = await run(tools.helm, [...args, '--set', 'workers.train.image=tpu']);
-    expect(bad.code).not.toBe(0);
-    expect(bad.stderr).toMatch(/workers\.train\.image must be one of: cpu, cuda/);
+    // values.schema.json rejects bad values with the path of the value.
+    const cases: Array<[string, RegExp]> = [
+      ['workers.train.image=tpu', /\/workers\/train\/image': value must be one of 'cpu', 'cuda'/],
+      ['workers.train.gpus=one', /\/workers\/train\/gpus': got string, want integer/],
+      ['shutdown.checkpointIntervalSecs=5', /additional properties 'checkpointIntervalSecs' not allowed/],
+    ];
+    for (const [value, message] of cases) {
+      const bad = await run(tools.helm, [...args, '--set', value]);
+      expect(bad.code, value).not.toBe(0);
+      expect(bad.stderr, value).toMatch(message);
+    }
+    const both = await run(tools.helm, [...args, '--set', 'temporal.apiKey.enabled=true', '--set', 'temporal.mtls.enabled=true']);
+    expect(both.stderr).toMatch(/temporal.apiKey.enabled and temporal.mtls.enabled are exclusive/);
   });
 
   it('chart invariants catch a short grace period and a GPU worker without a GPU request', () => {
