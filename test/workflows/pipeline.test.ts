@@ -4,7 +4,7 @@ import { WorkflowFailedError, WorkflowUpdateFailedError } from '@temporalio/clie
 import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { metricsQuery, setNextIterationOptionsUpdate, statusQuery } from '../../shared/messages';
+import { metricsQuery, setNextIterationOptionsUpdate, statusQuery, stopAfterIterationSignal } from '../../shared/messages';
 import { RECIPE_DEFAULTS } from '../../shared/recipe';
 import { RlhfBestReward, RlhfBeta, RlhfIteration, RlhfLearningRate, RlhfRun, RlhfStage } from '../../shared/search-attributes';
 import { rlhfPipeline } from '../../workflows';
@@ -193,5 +193,22 @@ describe('rlhfPipeline (mock activities)', () => {
     ]);
     expect(result.metrics.map((m) => m.beta)).toEqual([null, 0.1, 0.05]);
     await eventually(async () => (await handle.describe()).typedSearchAttributes.get(RlhfBeta) === 0.05, 5000, 'RlhfBeta = 0.05');
+  });
+
+  it('changes and a stop request sent before the loop starts reach it (passed in the online child input)', async () => {
+    const id = h.id('early');
+    const gate = h.mocks.gate('trainSft');
+    const handle = await h.client.workflow.start(rlhfPipeline, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, ...h.recipe({ online: { iterations: 3 } }) }] });
+    await gate.started;
+    const ok = await handle.executeUpdate(setNextIterationOptionsUpdate, { args: [{ learningRate: 2e-4 }] });
+    expect(ok.appliesFromIteration).toBe(1);
+    expect((await handle.query(statusQuery)).pendingOptions).toEqual({ learningRate: 2e-4 });
+    await handle.signal(stopAfterIterationSignal, 2);
+    gate.release();
+    const result = await handle.result();
+    expect(result.iterations).toBe(2);
+    expect(result.stoppedEarly).toBe(true);
+    const lrs = h.mocks.calls.filter((c) => c.name === 'trainDpo' && c.input.run === id).map((c) => c.input.hyper.learningRate);
+    expect(lrs).toEqual([2e-4, 2e-4]);
   });
 });
