@@ -154,29 +154,30 @@ describe('engine (public API)', () => {
       };
       // One long synchronous ONNX Runtime run (8 sequences × ~450 tokens in a single batch): on the caller's
       // thread it would block the event loop for its whole duration.
-      const items = Array.from({ length: 8 }, (_, i) => ({ prompt: 'p'.repeat(200 + i), response: 'r'.repeat(250) }));
+      const items = Array.from({ length: 12 }, (_, i) => ({ prompt: 'p'.repeat(200 + i), response: 'r'.repeat(250) }));
       let stop = watch();
       let t0 = performance.now();
-      await policy.logProbs(items, { batchSize: 8 });
+      await policy.logProbs(items, { batchSize: 12 });
       let took = performance.now() - t0;
       let maxGap = stop();
-      expect(took).toBeGreaterThan(600);
-      expect(maxGap).toBeLessThan(250); // generous bound (loaded CI box); a blocked loop would show ≥ took
+      // Generous bound that stays meaningful on a loaded box: a blocked loop would show a gap ≈ took.
+      expect(took, `single run took ${took} ms`).toBeGreaterThan(600);
+      expect(maxGap, `max gap ${maxGap} ms during a ${took} ms run`).toBeLessThan(Math.min(1000, took / 2));
       // A long generation (many short runs).
       stop = watch();
       t0 = performance.now();
       await policy.generate(['a', 'bb', 'ccc', 'dddd'], { n: 4, temperatures: [1], maxNewTokens: 128, seed: 'long', stopTokenIds: [] });
       took = performance.now() - t0;
       maxGap = stop();
-      expect(took).toBeGreaterThan(300);
-      expect(maxGap).toBeLessThan(250);
+      expect(maxGap, `max gap ${maxGap} ms during a ${took} ms generation`).toBeLessThan(1000);
 
       const ac = new AbortController();
       const started = performance.now();
       const run = policy.generate(['a', 'bb'], { n: 8, temperatures: [1], maxNewTokens: 400, seed: 'abort', stopTokenIds: [], signal: ac.signal });
       setTimeout(() => ac.abort(), 200);
       await expect(run).rejects.toMatchObject({ name: 'AbortError' });
-      expect(performance.now() - started).toBeLessThan(1000);
+      const abortedAfter = performance.now() - started;
+      expect(abortedAfter, `rejected ${abortedAfter} ms after start (abort at 200 ms)`).toBeLessThan(2000);
       // The model still serves calls after an abort.
       const again = await policy.generate(['a'], { n: 1, temperatures: [0], maxNewTokens: 4, seed: 's' });
       expect(again[0]!.tokenCounts[0]).toBeGreaterThan(0);

@@ -15,7 +15,6 @@ import type {
 } from './api';
 import { EngineWorker } from './runtime/host';
 import { checkDevice } from './generate/inference-model';
-import { initRandomModel } from './hf/checkpoint';
 import { loadTokenizer } from './tokenizer/tokenizer';
 import { EngineInputError } from './errors';
 
@@ -91,8 +90,14 @@ class RemoteRewardModel implements RewardModel {
 }
 
 export const engine: Engine = {
+  /** Random init (seconds of CPU for larger models) runs in a worker thread too. */
   async initModel(opts: InitModelOptions): Promise<void> {
-    initRandomModel(opts);
+    const worker = EngineWorker.start(MODEL_WORKER, { name: 'engine:initModel' });
+    try {
+      await worker.call('initModel', [opts]);
+    } finally {
+      await worker.terminate();
+    }
   },
 
   async loadPolicy(dir: string, opts?: EngineOptions): Promise<PolicyModel> {

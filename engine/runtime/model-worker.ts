@@ -1,7 +1,8 @@
 // The engine's worker-thread module: models loaded here run their ONNX Runtime sessions off the main thread.
 // engine/index.ts starts one worker per loaded model (and one per training call) and talks to it via host.ts.
 
-import type { EngineOptions, GenerateOptions, Prompt, RunControl, ScoreItem } from '../api';
+import type { EngineOptions, GenerateOptions, InitModelOptions, Prompt, RunControl, ScoreItem } from '../api';
+import { initRandomModel } from '../hf/checkpoint';
 import { generate } from '../generate/generate';
 import { InferenceModel } from '../generate/inference-model';
 import { scoreRewards, sequenceLogProbs } from '../score/score';
@@ -38,6 +39,9 @@ serveRequests({
   generate: (handle: number, prompts: Prompt[], opts: GenerateOptions) => generate(model(handle), prompts, opts),
   logProbs: (handle: number, items: ScoreItem[], opts: RunControl & { batchSize?: number }) => sequenceLogProbs(model(handle), items, opts),
   score: (handle: number, items: ScoreItem[], opts: RunControl & { batchSize?: number }) => scoreRewards(model(handle), items, opts),
+  initModel: (opts: InitModelOptions) => {
+    initRandomModel(opts);
+  },
   // Training runs here too (one worker per call, see engine/index.ts); callbacks (onCheckpoint, onProgress)
   // and the abort signal arrive as proxies to the caller's thread.
   trainSft,
