@@ -141,6 +141,8 @@ export function buildPairs(rows: Iterable<{ index: number; row: ScoredRow }>, op
   const pairs: PreferencePair[] = [];
   const stats = emptyPairStats();
   for (const { index, row } of rows) {
+    // NaN/±Inf rewards would give a NaN margin that passes every drop rule: reject the row instead.
+    checkScoredRow(row, `row ${index}`);
     stats.prompts++;
     const rng = createRng(seedInt(seed, 'pair', index));
     const out = selectPair(row, opts, rng.next);

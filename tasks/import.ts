@@ -54,6 +54,27 @@ async function readSource(source: string, opts: ImportOptions): Promise<Uint8Arr
   }
 }
 
+/** UTF-8 text of a JSONL file; invalid bytes fail with the line they are on (never silently replaced). */
+function decodeUtf8(bytes: Uint8Array, source: string): string {
+  try {
+    return new TextDecoder('utf-8', { fatal: true }).decode(bytes);
+  } catch {
+    let line = 1;
+    let start = 0;
+    for (let i = 0; i <= bytes.length; i++) {
+      if (i < bytes.length && bytes[i] !== 0x0a) continue;
+      try {
+        new TextDecoder('utf-8', { fatal: true }).decode(bytes.subarray(start, i));
+      } catch {
+        throw new DataImportError(`${source}:${line}`, 'invalid UTF-8');
+      }
+      line += 1;
+      start = i + 1;
+    }
+    throw new DataImportError(source, 'invalid UTF-8');
+  }
+}
+
 /** Raw records with their location, from JSONL text (blank lines skipped). */
 export function parseJsonl(text: string, source: string): { location: string; record: unknown }[] {
   const out: { location: string; record: unknown }[] = [];
@@ -204,7 +225,7 @@ interface RowOf {
 export async function importDataset<K extends DatasetKind>(kind: K, source: string, opts: ImportOptions = {}): Promise<RowOf[K][]> {
   const format = opts.format ?? formatOf(source);
   const bytes = await readSource(source, opts);
-  const records = format === 'parquet' ? await parseParquet(bytes, source) : parseJsonl(new TextDecoder('utf-8', { fatal: false }).decode(bytes), source);
+  const records = format === 'parquet' ? await parseParquet(bytes, source) : parseJsonl(decodeUtf8(bytes, source), source);
   const limited = opts.limit === undefined ? records : records.slice(0, opts.limit);
   if (limited.length === 0) throw new DataImportError(source, 'dataset has no rows');
   const normalize = normalizers[kind] as (record: unknown, location: string) => RowOf[K];
