@@ -101,3 +101,13 @@ describe('axis labels', () => {
     expect(html).toContain('<th>DPO loss</th>');
   });
 });
+
+describe('finding Chromium', () => {
+  it('names the install command when the browser is missing', async () => {
+    const { requireChromium, findChromium } = await import('../../scripts/ensure-chromium');
+    expect(() => requireChromium({ CHROMIUM_PATH: '/nonexistent/chromium' })).toThrow(
+      'CHROMIUM_PATH=/nonexistent/chromium does not exist: install it with `sudo apt-get update && sudo apt-get install -y chromium`',
+    );
+    expect(findChromium({ CHROMIUM_PATH: '/nonexistent/chromium' })).toBeUndefined();
+  });
+});
