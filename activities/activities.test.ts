@@ -193,4 +193,15 @@ describe('activities (real engine, test S3)', () => {
     expect(err).toBeInstanceOf(CancelledFailure);
     expect(await store.isCommitted(layout.model(run, 'sft'))).toBe(false);
   });
+
+  it('recordRunConfig binds a run name to what it computes; execution settings may change on resume', async () => {
+    const run = uniqueId('acts-config');
+    const options = structuredClone(RECIPE_DEFAULTS);
+    await exec(acts.control.recordRunConfig, { run, workflowId: run, options });
+    const moved = { ...options, device: 'cuda' as const, execution: { ...options.execution, shardSize: 7, taskQueues: { control: 'a', inference: 'b', train: 'c' } } };
+    expect(await exec(acts.control.recordRunConfig, { run, workflowId: `${run}-resumed`, options: moved })).toBe(layout.config(run));
+    const err = await exec(acts.control.recordRunConfig, { run, workflowId: run, options: { ...options, online: { ...options.online, beta: 0.5 } } }).catch((e: unknown) => e);
+    expect((err as ApplicationFailure).type).toBe('InvalidRecipeOptions');
+    expect((err as Error).message).toMatch(/already exists with other options/);
+  });
 });

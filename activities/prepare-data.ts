@@ -55,7 +55,7 @@ export function prepareData(deps: Deps) {
       promptPool: {
         prefix: layout.promptPool(run),
         shardSize: input.shardSize,
-        source: data.promptsUri ? { uri: data.promptsUri, shardSize: input.shardSize } : { task: data.task, seed, n: input.poolSize, shardSize: input.shardSize },
+        source: data.promptsUri ? { uri: data.promptsUri } : { task: data.task, seed, n: input.poolSize },
         rows: async () => {
           const rows = data.promptsUri ? await importPrompts(data.promptsUri, { readS3 }) : demo().makePrompts(deriveSeed(seed, 'data', 'prompt-pool'), input.poolSize, 'train');
           if (rows.length < input.poolSize) {
