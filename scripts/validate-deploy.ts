@@ -183,7 +183,7 @@ export async function ensureComposeCheck(env: Env, log: Log): Promise<string> {
   const staging = `${binary}.building-${process.pid}`;
   log(`building compose-check (compose-go v${DEPLOY_TOOL_VERSIONS.composeGo.version}): go build (first time only; a minute or two)`);
   const result = await withTicker(log, 'compose-check build', () =>
-    run(go, ['build', '-trimpath', '-o', staging, '.'], { cwd: source, env: { ...env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod', GOWORK: 'off' }, lowPriority: true }),
+    run(go, ['build', '-trimpath', '-o', staging, '.'], { cwd: source, env: { ...env, CGO_ENABLED: '0', GOFLAGS: '-mod=mod -buildvcs=false', GOWORK: 'off' }, lowPriority: true }),
   );
   if (result.code !== 0 || !isExecutable(staging)) {
     await rm(staging, { force: true });
@@ -585,6 +585,7 @@ export function chartInvariants(label: string, values: any, objects: K8sObject[]
     if (values.s3.credentials.enabled && !(envNames.has('AWS_ACCESS_KEY_ID') && envNames.has('AWS_SECRET_ACCESS_KEY'))) errors.push(`${label}: ${role} lacks S3 credentials from the Secret`);
     if (values.temporal.apiKey.enabled && !envNames.has('TEMPORAL_API_KEY')) errors.push(`${label}: ${role} lacks TEMPORAL_API_KEY`);
     if (values.temporal.mtls.enabled && !envNames.has('TEMPORAL_TLS_CLIENT_CERT_PATH')) errors.push(`${label}: ${role} lacks the mTLS client certificate`);
+    if (values.payloadEncryption?.enabled && !envNames.has('RLHF_PAYLOAD_KEY')) errors.push(`${label}: ${role} lacks RLHF_PAYLOAD_KEY`);
     const scaled = objects.find((o) => o.kind === 'ScaledObject' && o.spec?.scaleTargetRef?.name === dep.metadata.name);
     if (w.autoscaling.enabled) {
       if (!scaled) errors.push(`${label}: ${role} autoscaling enabled but no ScaledObject targets ${dep.metadata.name}`);
