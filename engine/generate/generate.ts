@@ -1,6 +1,8 @@
-// Batched sampling from a causal LM with a KV cache: one prefill of the (left-padded) prompts, then one token
-// per step for every unfinished row. Rows are (prompt i, sample j) pairs; row (i, j) draws its uniforms from
-// rngFor(seed, promptIds[i], j), so its response does not depend on which other rows share its batch.
+// Batched sampling from a causal LM with a KV cache. Rows are (prompt i, sample j) pairs. Up to `batchSize`
+// rows decode together, one token per step; a row's prompt is prefilled (left-padded with the other admitted
+// prompts, each distinct prompt once) when it joins, and a finished row leaves at once, its place taken by a
+// waiting row (continuous batching). Row (i, j) draws its uniforms from rngFor(seed, promptIds[i], j), so
+// its response does not depend on which other rows share its batch.
 
 import * as ort from 'onnxruntime-node';
 import type { GenerateOptions, Generation, Prompt } from '../api';
@@ -181,7 +183,7 @@ function progressReporter(
   opts: GenerateOptions & { progressIntervalMs?: number },
   total: number,
   n: number,
-): (r: { finishedRows: number[]; tokens: number; final?: boolean }) => void {
+): (r: { finishedRows: number[]; tokens: number }) => void {
   const finishedPerPrompt = new Array<number>(total).fill(0);
   let done = 0;
   let responses = 0;
