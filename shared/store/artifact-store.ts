@@ -40,6 +40,7 @@ import {
 } from './errors';
 import { ByteCounter, sha256Hex } from './hashing';
 import { canonicalJson, MANIFEST_NAME, MANIFEST_VERSION, manifestSchema, type Manifest, type ManifestEntry } from './manifest';
+import { parseJsonl } from './jsonl';
 import { toStoreError } from './s3-errors';
 import { joinKey, normalizePrefix } from './s3-uri';
 
@@ -422,38 +423,9 @@ export class ArtifactStore {
   /** Reads JSON Lines as they stream in. Blank lines are skipped; a bad line throws MalformedJsonlError
    * with its 1-based line number. With `expect`, a checksum mismatch throws after the last row. */
   async *readJsonl<T = unknown>(key: string, options: ReadVerifyOptions = {}): AsyncGenerator<T> {
-    const decoder = new TextDecoder('utf-8', { fatal: true });
-    let pending = '';
-    let lineNo = 0;
-    const parse = (line: string): T | undefined => {
-      lineNo += 1;
-      if (line.trim() === '') return undefined;
-      try {
-        return JSON.parse(line) as T;
-      } catch (err) {
-        throw new MalformedJsonlError(this.bucket, key, lineNo, (err as Error).message);
-      }
-    };
-    try {
-      for await (const chunk of this.getStream(key, options)) {
-        pending += decoder.decode(chunk, { stream: true });
-        let nl = pending.indexOf('\n');
-        while (nl >= 0) {
-          const row = parse(pending.slice(0, nl));
-          pending = pending.slice(nl + 1);
-          if (row !== undefined) yield row;
-          nl = pending.indexOf('\n');
-        }
-      }
-      pending += decoder.decode();
-    } catch (err) {
-      if (err instanceof TypeError && /encoded data/i.test(err.message)) {
-        throw new MalformedJsonlError(this.bucket, key, lineNo + 1, 'invalid UTF-8');
-      }
-      throw err;
-    }
-    const last = parse(pending);
-    if (last !== undefined) yield last;
+    yield* parseJsonl<T>(this.getStream(key, options), ({ line, reason }) => {
+      throw new MalformedJsonlError(this.bucket, key, line, reason);
+    });
   }
 
   // ---------------------------------------------------------------- commit protocol
