@@ -20,6 +20,7 @@ import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { builtinModules } from 'node:module';
 import { setPriority, tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
@@ -362,6 +363,10 @@ export async function checkDockerfiles(tools: Pick<DeployTools, 'hadolint' | 'sh
   if (sc.code !== 0) result.errors.push(...sc.stdout.trim().split('\n').filter(Boolean), ...(sc.stdout.trim() ? [] : [`shellcheck failed (exit ${sc.code}): ${lastLine(sc.stderr)}`]));
   result.details.push(`shellcheck: ${scripts.length} scripts`);
 
+  const imports = checkRuntimeImports();
+  result.errors.push(...imports.errors);
+  result.details.push(`runtime imports: ${imports.files} image source files, every package installed by npm ci --omit=dev`, ...imports.notes.map((n) => `note: ${n}`));
+
   for (const dockerfile of dockerfiles) {
     const rel = relative(REPO_ROOT, dockerfile);
     const text = await readFile(dockerfile, 'utf8');
@@ -374,6 +379,50 @@ export async function checkDockerfiles(tools: Pick<DeployTools, 'hadolint' | 'sh
     result.errors.push(...checkContextAllowList(rel, text, await readFile(ignoreFile, 'utf8')));
   }
   return result;
+}
+
+/** Folders of the repository that the images carry (the .dockerignore allow-list). */
+export const IMAGE_SOURCE_DIRS = ['activities', 'cli', 'engine', 'report', 'shared', 'tasks', 'workers', 'workflows', 'deploy/docker'] as const;
+
+/** The npm package of a bare import specifier (`@scope/name/x` → `@scope/name`), or null for relative/builtin. */
+export function packageOf(specifier: string): string | null {
+  if (specifier.startsWith('.') || specifier.startsWith('/') || specifier.startsWith('node:')) return null;
+  const parts = specifier.split('/');
+  const name = specifier.startsWith('@') ? parts.slice(0, 2).join('/') : (parts[0] ?? '');
+  return builtinModules.includes(name) ? null : name;
+}
+
+/**
+ * Every package that image code imports must be installed by `npm ci --omit=dev` (not dev-only in
+ * package-lock.json). Returns errors, and notes for packages that arrive only as a dependency of a dependency.
+ */
+export function checkRuntimeImports(root: string = REPO_ROOT): { errors: string[]; notes: string[]; files: number } {
+  const lock = JSON.parse(readFileSync(join(root, 'package-lock.json'), 'utf8')) as { packages: Record<string, { dev?: boolean }> };
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { dependencies?: Record<string, string> };
+  const users = new Map<string, string[]>();
+  let files = 0;
+  for (const dir of IMAGE_SOURCE_DIRS) {
+    for (const file of [...listFiles(join(root, dir), '.ts'), ...listFiles(join(root, dir), '.mjs')]) {
+      if (file.endsWith('.test.ts') || file.includes(`${join(root, 'node_modules')}`)) continue;
+      files += 1;
+      const text = readFileSync(file, 'utf8');
+      for (const m of text.matchAll(/(?:^|\n)\s*(?:import|export)\s(?!type\s)[^'"]*?from\s+['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|^import\s+['"]([^'"]+)['"]/gm)) {
+        const name = packageOf(m[1] ?? m[2] ?? m[3] ?? '');
+        if (!name) continue;
+        users.set(name, [...(users.get(name) ?? []), relative(root, file)]);
+      }
+    }
+  }
+  const errors: string[] = [];
+  const notes: string[] = [];
+  for (const [name, where] of [...users].sort(([a], [b]) => a.localeCompare(b))) {
+    const entry = lock.packages[`node_modules/${name}`];
+    const first = `${where[0]}${where.length > 1 ? ` (+${where.length - 1} more)` : ''}`;
+    if (!entry) errors.push(`${first} imports '${name}', which package-lock.json does not install`);
+    else if (entry.dev) errors.push(`${first} imports '${name}', a devDependency: npm ci --omit=dev leaves it out of the images (move it to dependencies)`);
+    else if (!pkg.dependencies?.[name]) notes.push(`'${name}' (imported by ${first}) is installed only as a dependency of a dependency; declare it in dependencies`);
+  }
+  return { errors, notes, files };
 }
 
 /** The rules every worker image must keep. */

@@ -1,7 +1,7 @@
 // deploy/ validated without Docker or Kubernetes (scripts/validate-deploy.ts), and proof that each validator
 // rejects what it should. The first run installs the pinned tools into ~/.cache/durable-rlhf (helm is built
 // with `go install`, several minutes on 2 cores); later runs take seconds.
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
@@ -13,12 +13,14 @@ import {
   DOCKER_DIR,
   chartInvariants,
   checkContextAllowList,
+  checkRuntimeImports,
   composeInvariants,
   dockerfileInvariants,
   durationSeconds,
   ensureDeployTools,
   expectedSearchAttributes,
   loadCompose,
+  packageOf,
   run,
   scriptSearchAttributes,
   validateDeploy,
@@ -196,6 +198,33 @@ describe('the validators reject broken deployments', () => {
     expect(errors).toMatch(/'coolDown' was unexpected/);
     expect(errors).toMatch(/unknown temporal scaler parameter 'taskQeue'/);
     expect(errors).toMatch(/missing required temporal scaler parameter 'taskQueue'/);
+  });
+
+  it('image code importing a devDependency (absent from npm ci --omit=dev) is an error', async () => {
+    expect(packageOf('@aws-sdk/client-s3/dist')).toBe('@aws-sdk/client-s3');
+    expect(packageOf('node:fs')).toBeNull();
+    expect(packageOf('fs')).toBeNull();
+    expect(packageOf('../shared/config')).toBeNull();
+    const root = join(scratch, 'repo');
+    await mkdir(join(root, 'shared'), { recursive: true });
+    await writeFile(join(root, 'package.json'), JSON.stringify({ dependencies: { zod: '^4' }, devDependencies: { 'fast-check': '^4' } }));
+    await writeFile(
+      join(root, 'package-lock.json'),
+      JSON.stringify({ packages: { 'node_modules/zod': {}, 'node_modules/fast-check': { dev: true }, 'node_modules/long': {} } }),
+    );
+    await writeFile(
+      join(root, 'shared', 'a.ts'),
+      "import { z } from 'zod';\nimport type { Arbitrary } from 'fast-check';\nimport Long from 'long';\nexport const x = import('left-pad');\n",
+    );
+    await writeFile(join(root, 'shared', 'b.ts'), "import {\n  assert,\n} from 'fast-check';\n");
+    await writeFile(join(root, 'shared', 'b.test.ts'), "import 'vitest';\n");
+    const { errors, notes, files } = checkRuntimeImports(root);
+    expect(files).toBe(2);
+    expect(errors).toEqual([
+      "shared/b.ts imports 'fast-check', a devDependency: npm ci --omit=dev leaves it out of the images (move it to dependencies)",
+      "shared/a.ts imports 'left-pad', which package-lock.json does not install",
+    ]);
+    expect(notes).toEqual([expect.stringMatching(/'long' \(imported by shared\/a.ts\) is installed only as a dependency of a dependency/)]);
   });
 
   it('durations parse like Go and Temporal durations', () => {
