@@ -97,6 +97,9 @@ describe('rlhfPipeline end to end (real engine, tiny model)', () => {
         expect((await store.list(`${shardPrefix(layout.generations(run, t), 0)}/partial`)).length).toBe(0);
       }
       await committed(layout.summary(run));
+      const html = (await store.getCommittedBytes(layout.report(run), 'index.html')).toString('utf8');
+      expect(html).toContain(run);
+      expect(html).toContain('<svg');
       const status = await handle.query(statusQuery);
       expect(status.stage).toBe('completed');
       expect((await handle.query(metricsQuery)).length).toBe(3);
