@@ -355,6 +355,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
         `run ${i + 1} (seed ${seed}): ${outcome.ok ? 'completed' : `FAILED (${outcome.error})`} in ${report.seconds} s with ${faults.length} faults; ` +
           `${report.differences.length} differences, ${report.corrupt.length} corrupt, ${report.orphans} orphans, retries ${retries?.activityRetries ?? '?'}`,
       );
+      for (const d of [...report.differences, ...report.corrupt].slice(0, 20)) log(`  difference: ${d}`);
     }
   } finally {
     const proxyStats = { requests: s.proxy.stats.requests, injected: Object.values(s.proxy.stats.injected).reduce((a, b) => a + b, 0) };
