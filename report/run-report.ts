@@ -1,7 +1,7 @@
 // The per-run HTML report: the iteration table (online DPO vs the SFT and offline-DPO baselines), charts of
 // gold score, RM reward, win rate, KL and length per iteration, and the loss curve of every training stage.
 import { escapeHtml, formatNumber, formatPercent, page, table } from './html';
-import { lineChart, type ReferenceLine, type Series } from './svg';
+import { lineChart, smooth, type ReferenceLine, type Series } from './svg';
 import type { BaselineMetrics, IterationMetrics, LossCurve, PolicyMetrics, RunReportData } from './types';
 
 export type MetricKey = keyof PolicyMetrics;
@@ -64,6 +64,17 @@ export function iterationTable(data: RunReportData): string {
   return table(['policy', 'gold score', 'RM reward', 'win rate vs SFT', 'KL', 'length', ...extras.map(([name]) => name)], rows, 'iterations');
 }
 
+/** A loss curve as chart series: dense curves (> 50 steps) as faint raw values under their moving average. */
+export function lossSeries(c: LossCurve, color: number): Series[] {
+  const points = c.points.map((p) => [p.step, p.loss] as [number, number]);
+  const dashed = /offline/i.test(c.stage);
+  if (points.length <= 50) return [{ name: c.stage, points, dashed, color }];
+  return [
+    { name: `${c.stage} (raw)`, points, faint: true, color },
+    { name: `${c.stage} (moving avg.)`, points: smooth(points), dashed, color },
+  ];
+}
+
 /** Loss curves grouped into charts: SFT, reward model, and all DPO stages (online iterations + offline). */
 export function lossCharts(curves: LossCurve[], idPrefix = 'loss'): string[] {
   const groups: { id: string; title: string; match: (stage: string) => boolean }[] = [
@@ -84,7 +95,7 @@ export function lossCharts(curves: LossCurve[], idPrefix = 'loss'): string[] {
         xLabel: 'optimizer step',
         yLabel: 'loss',
         integerX: true,
-        series: members.map((c) => ({ name: c.stage, points: c.points.map((p) => [p.step, p.loss] as [number, number]), dashed: /offline/i.test(c.stage) })),
+        series: members.flatMap((c, i) => lossSeries(c, i)),
       }),
     );
   }
@@ -96,7 +107,7 @@ export function lossCharts(curves: LossCurve[], idPrefix = 'loss'): string[] {
         xLabel: 'optimizer step',
         yLabel: 'loss',
         integerX: true,
-        series: [{ name: c.stage, points: c.points.map((p) => [p.step, p.loss]) }],
+        series: lossSeries(c, 0),
       }),
     );
   }

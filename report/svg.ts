@@ -7,6 +7,10 @@ export interface Series {
   /** [x, y] points; non-finite y values are skipped (gaps). */
   points: [number, number][];
   dashed?: boolean;
+  /** Drawn light, without markers (raw values under a smoothed line). */
+  faint?: boolean;
+  /** Colour index in the palette (default: the series' position). */
+  color?: number;
 }
 
 export interface ReferenceLine {
@@ -62,6 +66,17 @@ export function formatTick(value: number, step: number): string {
   if (magnitude !== 0 && (magnitude >= 1e6 || magnitude < 1e-4)) return value.toExponential(1);
   const decimals = step > 0 ? Math.min(8, Math.max(0, -Math.floor(Math.log10(step) + 1e-9))) : 0;
   return String(Number(value.toFixed(decimals)));
+}
+
+/** Exponential moving average (debiased, as TensorBoard's smoothing) of the y values. */
+export function smooth(points: [number, number][], weight = 0.9): [number, number][] {
+  let last = 0;
+  let norm = 0;
+  return points.map(([x, y]) => {
+    last = last * weight + (1 - weight) * y;
+    norm = norm * weight + (1 - weight);
+    return [x, last / norm];
+  });
 }
 
 export function lineChart(spec: LineChartSpec): string {
@@ -124,16 +139,16 @@ export function lineChart(spec: LineChartSpec): string {
   });
 
   spec.series.forEach((s, i) => {
-    const color = PALETTE[i % PALETTE.length] as string;
+    const color = PALETTE[(s.color ?? i) % PALETTE.length] as string;
     const valid = s.points.filter(([x, y]) => finite(x) && finite(y));
     legendItem(i, color, s.name, s.dashed ?? false);
     if (valid.length === 0) return;
     const d = valid.map(([x, y], k) => `${k === 0 ? 'M' : 'L'}${f(sx(x))} ${f(sy(y))}`).join(' ');
     parts.push(
-      `<g class="series" data-name="${escapeHtml(s.name)}"><path d="${d}" fill="none" stroke="${color}" stroke-width="2"${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`,
+      `<g class="series" data-name="${escapeHtml(s.name)}"><path d="${d}" fill="none" stroke="${color}" stroke-width="${s.faint ? 1 : 2}"${s.faint ? ' stroke-opacity="0.35"' : ''}${s.dashed ? ' stroke-dasharray="5 3"' : ''}/>`,
     );
     // Markers only where points are few enough to read (iterations), not on dense loss curves.
-    if (valid.length <= 40) {
+    if (valid.length <= 40 && !s.faint) {
       for (const [x, y] of valid) {
         parts.push(`<circle cx="${f(sx(x))}" cy="${f(sy(y))}" r="3.5" fill="${color}"><title>${escapeHtml(s.name)}: ${formatNumber(x)} → ${formatNumber(y, 4)}</title></circle>`);
       }

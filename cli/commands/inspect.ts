@@ -146,6 +146,17 @@ export async function watchCommand(args: ParsedArgs, io: Io): Promise<void> {
   });
 }
 
+/** Each run's grid point: the options whose values differ between the runs of the sweep. */
+export function sweepPoints(runs: Array<{ workflowId: string; data: SweepRun['data'] }>): SweepRun[] {
+  const keys = [...new Set(runs.flatMap((r) => Object.keys(r.data.options ?? {})))];
+  const varying = keys.filter((k) => new Set(runs.map((r) => JSON.stringify(r.data.options?.[k] ?? null))).size > 1 && !/^models\.|Uri$|taskQueues/.test(k));
+  return runs.map((r) => ({
+    workflowId: r.workflowId,
+    data: r.data,
+    point: Object.fromEntries(varying.map((k) => [k, (r.data.options?.[k] ?? 'default') as string | number | boolean])),
+  }));
+}
+
 /** `.artifacts/reports/<id>.html` with '/' in ids flattened. */
 export function defaultReportPath(id: string): string {
   return resolve('.artifacts', 'reports', `${id.replace(/[/\\]/g, '__')}.html`);
@@ -165,18 +176,15 @@ export async function reportCommand(args: ParsedArgs, io: Io): Promise<void> {
       const infos = await listRuns(client, listQuery({ sweep }), 1000);
       if (infos.length === 0) throw new CliError(`no runs found for sweep '${sweep}'`);
       infos.sort((a, b) => a.workflowId.localeCompare(b.workflowId, undefined, { numeric: true }));
-      const runs: SweepRun[] = [];
+      const collected: Array<{ workflowId: string; data: SweepRun['data'] }> = [];
       for (const info of infos) {
         try {
-          const { data } = await collectRunReport(client, store, cfg, info.workflowId);
-          const point = Object.fromEntries(
-            Object.entries(data.options ?? {}).filter(([k]) => k.startsWith('online.') && ['online.beta', 'online.learningRate', 'online.k', 'online.temperatures', 'online.reference', 'online.iterations'].includes(k)),
-          ) as SweepRun['point'];
-          runs.push({ workflowId: info.workflowId, point, data });
+          collected.push({ workflowId: info.workflowId, data: (await collectRunReport(client, store, cfg, info.workflowId)).data });
         } catch (err) {
           io.err(`skipping ${info.workflowId}: ${(err as Error).message}`);
         }
       }
+      const runs: SweepRun[] = sweepPoints(collected);
       html = renderSweepReport({ sweepId: sweep, generatedAt: new Date().toISOString(), runs });
       name = `sweep-${sweep}`;
       key = `sweeps/${sweep}/report/index.html`;

@@ -9,6 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '../../cli/context';
 import { main } from '../../cli/main';
 import { FILE, layout } from '../../shared/layout';
+import { RlhfSweep } from '../../shared/search-attributes';
 import type { ArtifactStore } from '../../shared/store';
 import { getTestClient, getTestEnv, getTestStore, uniqueId } from '../helpers/services';
 
@@ -85,5 +86,39 @@ describe('durable-rlhf report', () => {
     expect(await main(['status', id], io)).toBe(1);
     expect(errors[2]).toMatch(/^error: no worker polls task queue 'no-worker-[0-9a-f]+', so '[^']+' cannot answer queries: start one with `durable-rlhf worker`$/);
     expect(errors[2]).toContain(`'${id}'`);
+  });
+
+  it('compares the runs of a sweep on one page, by the options that differ', async () => {
+    const sweep = uniqueId('rs');
+    const queue = uniqueId('no-worker');
+    for (const [i, beta] of [0.05, 0.3].entries()) {
+      const id = `sweep-${sweep}/run-${i}`;
+      await client.workflow.start('rlhfPipeline', { taskQueue: queue, workflowId: id, args: [{}], typedSearchAttributes: [{ key: RlhfSweep, value: sweep }] });
+      started.push(id);
+      await store.putJson(`${layout.summary(id)}/${FILE.summary}`, {
+        metrics: [metric(0, 0.6), metric(1, 0.6 + beta)],
+        options: { seed: 42, online: { beta, iterations: 1 } },
+      });
+    }
+    // Visibility is eventually consistent.
+    for (let tries = 0; ; tries++) {
+      let n = 0;
+      for await (const _ of client.workflow.list({ query: `RlhfSweep = '${sweep}'` })) n++;
+      if (n === 2) break;
+      if (tries > 60) throw new Error(`sweep runs not visible (${n}/2)`);
+      await new Promise((r) => setTimeout(r, 500));
+    }
+    const out = join(mkdtempSync(join(tmpdir(), 'rlhf-sweep-report-')), 's.html');
+    const lines: string[] = [];
+    const errors: string[] = [];
+    const io: Io = { out: (l) => lines.push(l), err: (l) => errors.push(l), stdout: process.stdout };
+    expect(await main(['report', '--sweep', sweep, '--out', out], io)).toBe(0);
+    expect(errors).toEqual([]);
+    expect(lines).toEqual([`report written to ${out}`, `uploaded to s3://${store.bucket}/sweeps/${sweep}/report/index.html`]);
+    const html = readFileSync(out, 'utf8');
+    expect(html).toContain('<th><code>online.beta</code></th>');
+    expect(html).not.toContain('<th><code>seed</code></th>'); // same in every run: not part of the point
+    expect(html.match(/<tr( class="best")?><td><a /g)).toHaveLength(2);
+    expect(html).toContain(`<tr class="best"><td><a href="http://127.0.0.1:8233/namespaces/default/workflows/sweep-${sweep}%2Frun-1">`);
   });
 });

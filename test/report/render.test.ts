@@ -111,3 +111,16 @@ describe('finding Chromium', () => {
     expect(findChromium({ CHROMIUM_PATH: '/nonexistent/chromium' })).toBeUndefined();
   });
 });
+
+describe('loss curves', () => {
+  it('smooth dense curves with a debiased moving average and keep the raw values faint', async () => {
+    const { smooth } = await import('../../report/svg');
+    const { lossSeries } = await import('../../report/run-report');
+    expect(smooth([[1, 2], [2, 2], [3, 2]])).toEqual([[1, 2], [2, 2], [3, 2]]);
+    const s = smooth([[1, 0], [2, 10]], 0.5);
+    expect(s[1]![1]).toBeCloseTo(10 * (0.5 / 0.75));
+    const dense = lossSeries({ stage: 'sft', points: Array.from({ length: 60 }, (_, i) => ({ step: i + 1, loss: 1 / (i + 1) })) }, 0);
+    expect(dense.map((d) => [d.name, d.faint ?? false])).toEqual([['sft (raw)', true], ['sft (moving avg.)', false]]);
+    expect(lossSeries({ stage: 'iter-0001', points: [{ step: 1, loss: 0.7 }] }, 1)).toHaveLength(1);
+  });
+});
