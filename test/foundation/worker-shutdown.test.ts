@@ -1,10 +1,12 @@
 // Graceful shutdown: a worker asked to stop (as on SIGINT/SIGTERM) lets an in-flight activity finish within
 // RLHF_SHUTDOWN_GRACE instead of cancelling it.
+import { spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { bundleWorkflowCode } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { createWorkers, parseWorkerArgs } from '../../workers/main';
-import { getTestClient, getTestConfig, getTestStore, installQuietRuntime, uniqueId } from '../helpers/services';
+import { REPO_ROOT } from '../../scripts/stack';
+import { getTestClient, getTestConfig, getTestEnv, getTestStore, installQuietRuntime, uniqueId } from '../helpers/services';
 import { createFoundationActivities } from './activities';
 import type { slowActivityWorkflow } from './workflows';
 
@@ -44,6 +46,24 @@ describe('worker', () => {
       store.s3.destroy();
     }
   }, 120_000);
+
+  it('the worker process stops cleanly on SIGTERM', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'workers/main.ts', '--queues', 'train'], {
+      cwd: REPO_ROOT,
+      env: { ...process.env, ...getTestEnv({ RLHF_TRAIN_QUEUE: uniqueId('sigterm') }) },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let output = '';
+    child.stdout.on('data', (d: Buffer) => (output += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (output += d.toString()));
+    const exited = new Promise<number | null>((resolve) => child.on('exit', (code) => resolve(code)));
+    const deadline = Date.now() + 60_000;
+    while (!/state=RUNNING/.test(output) && Date.now() < deadline && child.exitCode === null) await new Promise((r) => setTimeout(r, 100));
+    expect(output).toMatch(/worker polling sigterm-\w+ \(activities, 1 concurrent\)/);
+    child.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(output).toMatch(/state=STOPPED/);
+  }, 90_000);
 
   it('parses --queues', () => {
     expect(parseWorkerArgs(['--queues', 'inference,train'])).toEqual({ roles: ['inference', 'train'] });
