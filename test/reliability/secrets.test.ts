@@ -18,7 +18,7 @@ import { chaosRecipe } from '../../chaos/harness';
 import { collectRunReport } from '../../cli/report-data';
 import { renderRunReport } from '../../report/run-report';
 import { connectClient } from '../../shared/client';
-import { AesGcmPayloadCodec, ENCRYPTED_ENCODING, payloadCodecFromEnv } from '../../shared/codec';
+import { type AesGcmPayloadCodec, ENCRYPTED_ENCODING, payloadCodecFromEnv } from '../../shared/codec';
 import { loadConfig, type RlhfConfig } from '../../shared/config';
 import { formatLogEntry } from '../../shared/log';
 import { ArtifactStore } from '../../shared/store';
