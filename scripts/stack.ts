@@ -187,11 +187,9 @@ const label = (name: ServiceName) => (name === 'temporal' ? 'Temporal dev server
 
 async function temporalHealthy(o: StackOptions): Promise<boolean> {
   const temporal = requireTool('temporal', o.env);
-  const out = spawnSync(temporal, ['operator', 'cluster', 'health', '--address', address(o, 'temporal'), '--command-timeout', '3s'], {
-    encoding: 'utf8',
-    timeout: 10_000,
-    env: { ...process.env, TEMPORAL_ADDRESS: '', TEMPORAL_NAMESPACE: '', TEMPORAL_API_KEY: '', TEMPORAL_TLS: '' },
-  });
+  // Only this address: no profile from a config file or TEMPORAL_* variables (TLS, API key) of the user.
+  const args = ['operator', 'cluster', 'health', '--address', address(o, 'temporal'), '--command-timeout', '3s', '--disable-config-file', '--disable-config-env'];
+  const out = spawnSync(temporal, args, { encoding: 'utf8', timeout: 10_000 });
   return out.status === 0 && /SERVING/.test(out.stdout);
 }
 
