@@ -8,7 +8,7 @@
 
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { engine } from '../engine/index';
@@ -105,6 +105,9 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
       device: 'cpu',
       threads,
       model: { ...BENCH_MODEL, params: paramCount(), vocab: 262 },
+      // Other processes skew timings: the 1-minute load average when the suite started (cores: os.cpus()).
+      load_average_1m: loadavg()[0],
+      cpus: cpus().length,
     };
     const generation = [];
     for (const b of [1, 16]) {
