@@ -51,7 +51,7 @@ describe('EngineWorker', () => {
       const run = w.call('work', [{ steps: 1000, ms: 50, signal: ac.signal }]);
       setTimeout(() => ac.abort(), 100);
       await expect(run).rejects.toMatchObject({ name: 'AbortError' });
-      expect(performance.now() - t0).toBeLessThan(1000);
+      expect(performance.now() - t0).toBeLessThan(2000); // generous: abort fires at 100 ms; the run would take 50 s
       // The worker stops at its next step boundary and serves the next call.
       expect(await w.call('echo', [7])).toBe(7);
     } finally {
