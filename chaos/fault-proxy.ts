@@ -32,6 +32,8 @@ export interface FaultProxyOptions {
   holdMs?: number;
   /** A number in [0, 1) (seeded by the caller) choosing reset-before vs reset-during-body. */
   random?: () => number;
+  /** Sees every request (method, url, headers) before it is forwarded or faulted (tests record headers). */
+  onRequest?: (req: IncomingMessage) => void;
 }
 
 const SLOWDOWN_XML =
@@ -86,6 +88,7 @@ export async function startFaultProxy(options: FaultProxyOptions): Promise<Fault
 
   const server: Server = createServer((req, res) => {
     stats.requests += 1;
+    options.onRequest?.(req);
     const fault = queue.shift();
     if (fault === undefined) return forward(req, res, false);
     stats.injected[fault] += 1;

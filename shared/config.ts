@@ -56,6 +56,14 @@ export interface S3Settings {
   queueSize: number;
   /** Files above this many bytes are uploaded by multipart; smaller ones in one streamed PutObject. */
   multipartThreshold: number;
+  /** Server-side encryption requested on every PutObject / multipart upload (S3_SSE, S3_SSE_KMS_KEY_ID); undefined: bucket default. */
+  sse?: S3ServerSideEncryption;
+}
+
+export interface S3ServerSideEncryption {
+  algorithm: 'AES256' | 'aws:kms';
+  /** KMS key id/ARN for 'aws:kms' (undefined: the account's aws/s3 key). */
+  kmsKeyId?: string;
 }
 
 export interface TemporalSettings {
@@ -167,7 +175,17 @@ function readS3(env: Env): S3Settings {
     partSize: readInt(env, 'S3_PART_SIZE_MB', 5, 5120, 16) * 1024 * 1024,
     queueSize: readInt(env, 'S3_UPLOAD_CONCURRENCY', 1, 64, 4),
     multipartThreshold: readInt(env, 'S3_MULTIPART_THRESHOLD_MB', 5, 5120, 1024) * 1024 * 1024,
+    ...readSse(env),
   };
+}
+
+/** S3_SSE=AES256|aws:kms (+ S3_SSE_KMS_KEY_ID for aws:kms). */
+function readSse(env: Env): { sse?: S3ServerSideEncryption } {
+  const algorithm = read(env, 'S3_SSE', z.enum(['AES256', 'aws:kms']), 'AES256 or aws:kms', undefined);
+  const kmsKeyId = env.S3_SSE_KMS_KEY_ID || undefined;
+  if (kmsKeyId !== undefined && algorithm !== 'aws:kms') throw new ConfigError('S3_SSE_KMS_KEY_ID', 'S3_SSE_KMS_KEY_ID is set but S3_SSE is not aws:kms: set S3_SSE=aws:kms');
+  if (kmsKeyId !== undefined && !/^[A-Za-z0-9:/_.-]{1,2048}$/.test(kmsKeyId)) throw new ConfigError('S3_SSE_KMS_KEY_ID', `invalid S3_SSE_KMS_KEY_ID='${kmsKeyId}': expected a KMS key id, alias or ARN`);
+  return algorithm === undefined ? {} : { sse: { algorithm, ...(kmsKeyId !== undefined ? { kmsKeyId } : {}) } };
 }
 
 function readTemporal(env: Env): TemporalSettings {

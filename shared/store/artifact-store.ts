@@ -26,7 +26,7 @@ import {
   S3Client,
 } from '@aws-sdk/client-s3';
 import { Upload } from '@aws-sdk/lib-storage';
-import type { S3Settings } from '../config';
+import type { S3ServerSideEncryption, S3Settings } from '../config';
 import {
   ChecksumMismatchError,
   MalformedJsonlError,
@@ -62,6 +62,8 @@ export interface ArtifactStoreOptions {
   multipartThreshold?: number;
   /** Endpoint shown in error messages (default: resolved from the client). */
   endpoint?: string;
+  /** Server-side encryption header(s) sent with every object write (S3_SSE / S3_SSE_KMS_KEY_ID). */
+  sse?: S3ServerSideEncryption;
 }
 
 export interface ReadVerifyOptions {
@@ -97,8 +99,11 @@ export class ArtifactStore {
   readonly queueSize: number;
   readonly multipartThreshold: number;
   private endpointLabel: string | undefined;
+  /** ServerSideEncryption / SSEKMSKeyId parameters for PutObject, CreateMultipartUpload and Upload. */
+  private readonly sseParams: { ServerSideEncryption?: 'AES256' | 'aws:kms'; SSEKMSKeyId?: string };
 
   constructor(options: ArtifactStoreOptions) {
+    this.sseParams = options.sse ? { ServerSideEncryption: options.sse.algorithm, ...(options.sse.kmsKeyId ? { SSEKMSKeyId: options.sse.kmsKeyId } : {}) } : {};
     this.s3 = options.s3;
     this.bucket = options.bucket;
     this.partSize = Math.max(5 * MIB, options.partSize ?? 16 * MIB);
@@ -117,6 +122,7 @@ export class ArtifactStore {
       queueSize: s3.queueSize,
       multipartThreshold: s3.multipartThreshold,
       endpoint: s3.endpoint ?? `AWS S3 (${s3.region})`,
+      ...(s3.sse ? { sse: s3.sse } : {}),
     });
   }
 
@@ -166,7 +172,7 @@ export class ArtifactStore {
   async putBytes(key: string, body: Uint8Array | string, contentType?: string): Promise<StoredObject> {
     const bytes = typeof body === 'string' ? Buffer.from(body) : body;
     await this.call(key, () =>
-      this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType })),
+      this.s3.send(new PutObjectCommand({ Bucket: this.bucket, Key: key, Body: bytes, ContentLength: bytes.byteLength, ContentType: contentType, ...this.sseParams })),
     );
     return { key, size: bytes.byteLength, sha256: sha256Hex(bytes) };
   }
@@ -202,7 +208,7 @@ export class ArtifactStore {
     const body = Readable.from(counter.tap(source), { objectMode: false });
     const upload = new Upload({
       client: this.s3,
-      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType },
+      params: { Bucket: this.bucket, Key: key, Body: body, ContentType: contentType, ...this.sseParams },
       partSize: this.partSize,
       queueSize: this.queueSize,
       leavePartsOnError: false,
@@ -234,6 +240,7 @@ export class ArtifactStore {
               ContentLength: info.size,
               ContentType: contentType,
               Body: createReadStream(path, { highWaterMark: MIB }),
+              ...this.sseParams,
             }),
           ),
         );
@@ -246,7 +253,7 @@ export class ArtifactStore {
       return { key, size, sha256 };
     }
     const upload = await this.call(key, () =>
-      this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType })),
+      this.s3.send(new CreateMultipartUploadCommand({ Bucket: this.bucket, Key: key, ContentType: contentType, ...this.sseParams })),
     );
     const uploadId = upload.UploadId;
     if (!uploadId) throw new StoreError(`S3 returned no upload id for ${this.uri(key)}`);
