@@ -43,6 +43,9 @@ export interface IterationMetrics extends EvalMetrics {
   /** Pairs kept / prompts of the iteration (0 for the baseline). */
   pairs: number;
   prompts_used: number;
+  /** Prompts over maxPromptLength tokens in this iteration (dropped when overlongPrompt = 'drop'). */
+  overlongPrompts?: number;
+  droppedPrompts?: number;
   trainLoss: number | null;
   /** DPO hyper-parameters the iteration ran with. */
   beta: number | null;

@@ -206,6 +206,8 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
     prompts: evaluation.prompts,
     pairs: pairs.stats.pairs,
     prompts_used: prompts.count,
+    overlongPrompts: generated.reduce((a, g) => a + g.overlong, 0),
+    droppedPrompts: generated.reduce((a, g) => a + g.dropped, 0),
     trainLoss: trained?.finalLoss ?? null,
     beta: o.beta,
     learningRate: o.learningRate,
@@ -222,8 +224,8 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
     pairs,
     train: trained,
     evaluation,
-    overlongPrompts: generated.reduce((a, g) => a + g.overlong, 0),
-    droppedPrompts: generated.reduce((a, g) => a + g.dropped, 0),
+    overlongPrompts: metrics.overlongPrompts ?? 0,
+    droppedPrompts: metrics.droppedPrompts ?? 0,
     metrics,
   };
 }

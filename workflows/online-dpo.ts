@@ -151,6 +151,8 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
         prompts: baseline.prompts,
         pairs: 0,
         prompts_used: 0,
+        overlongPrompts: 0,
+        droppedPrompts: 0,
         trainLoss: null,
         beta: null,
         learningRate: null,
