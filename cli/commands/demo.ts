@@ -34,6 +34,7 @@ export const demoSpec: CommandSpec = {
     interval: { kind: 'int', value: 'SECONDS', help: 'progress refresh period (default 2; without a TTY a line is printed on change or every 30 s)' },
   },
   details:
+    'Without TEMPORAL_ADDRESS / S3_ENDPOINT in the environment the local stack is started (or reused); with them, those services are used.\n' +
     'The offline-DPO baseline is a second rlhfPipeline run, <id>/offline-dpo, started once the SFT and reward models exist:\n' +
     'one DPO round on all T×N prompts with pairs sampled once from the SFT model (same prompts, epochs and eval prompts).',
 };
@@ -91,12 +92,17 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
   const intervalMs = ((args.flags.interval as number | undefined) ?? 2) * 1000;
   const withBaseline = !args.flags['no-baseline'];
 
-  io.out('▶ local stack');
-  const stack = await import('../../scripts/stack');
-  const info = await stack.stackUp(stack.stackOptions());
-  for (const line of stack.describeStack(info)) io.out(`  ${line}`);
-  // Point this process (config, client, workers) at the stack unless the user chose other endpoints.
-  for (const [k, v] of Object.entries(stack.stackEnv(info))) process.env[k] ??= v;
+  if (process.env.TEMPORAL_ADDRESS || process.env.S3_ENDPOINT) {
+    // The user points at their own services: use them as they are.
+    io.out(`▶ services from the environment: Temporal ${process.env.TEMPORAL_ADDRESS ?? '(default)'}, S3 ${process.env.S3_ENDPOINT ?? '(default)'}`);
+  } else {
+    io.out('▶ local stack');
+    const stack = await import('../../scripts/stack');
+    const info = await stack.stackUp(stack.stackOptions());
+    for (const line of stack.describeStack(info)) io.out(`  ${line}`);
+    // Point this process (config, client, workers) at the stack.
+    for (const [k, v] of Object.entries(stack.stackEnv(info))) process.env[k] ??= v;
+  }
 
   const { loadConfig } = await import('../../shared/config');
   const cfg = loadConfig();
@@ -206,7 +212,7 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
       io.out(`        ${store.uri(key)}`);
       io.out(`UI:     ${uiUrl(cfg, id)}`);
       if (b) io.out(`        ${uiUrl(cfg, offlineId(id))} (offline-DPO baseline)`);
-      io.out('the stack keeps running (durable-rlhf services down stops it)');
+      io.out('the services keep running (`durable-rlhf services down` stops the local stack)');
     }, cfg);
   } finally {
     process.off('SIGINT', onSignal);

@@ -40,6 +40,8 @@ const metric = (iteration: number, gold: number): IterationMetrics => ({
   beta: 0.1,
   learningRate: 5e-5,
   k: 4,
+  overlongPrompts: 0,
+  droppedPrompts: 0,
 });
 
 describe('progress rendering', () => {
