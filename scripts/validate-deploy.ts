@@ -19,7 +19,7 @@
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { accessSync, constants, existsSync, readdirSync, readFileSync } from 'node:fs';
-import { mkdir, mkdtemp, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, readFile, rename, rm, symlink, writeFile } from 'node:fs/promises';
 import { builtinModules } from 'node:module';
 import { setPriority, tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join, relative, resolve } from 'node:path';
@@ -757,4 +757,120 @@ if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
       process.exit(1);
     },
   );
+}
+
+// ------------------------------------------------------------------------------------------------ image tree
+// What an image's runtime stage contains, assembled on the host without Docker: production node_modules
+// (npm ci --omit=dev + prune-native.sh, as the deps stage), the runtime stage's COPY sources, the workflow
+// bundle (the bundle stage's script), and its ENV/ENTRYPOINT. Runs like the container does, so tests can
+// start real workers from it against the test services.
+
+export interface ImageTree {
+  /** The assembled /app. */
+  appDir: string;
+  /** The runtime stage's ENV, with /app paths mapped into appDir. */
+  env: Record<string, string>;
+  /** The runtime stage's ENTRYPOINT. */
+  entrypoint: string[];
+}
+
+/** Production node_modules for the lockfile (npm ci --omit=dev, native binaries pruned), cached by content hash. */
+export async function ensureProdNodeModules(env: Env, log: Log): Promise<string> {
+  const inputs = ['package.json', 'package-lock.json', '.npmrc'].map((f) => join(REPO_ROOT, f));
+  const dir = join(cacheRoot(env), 'image-node-modules', hashFiles([...inputs, join(DOCKER_DIR, 'prune-native.sh')]));
+  const marker = join(dir, '.installed');
+  if (existsSync(marker)) return join(dir, 'node_modules');
+  const npm = which('npm', env);
+  if (!npm) throw new DeployToolError('npm is needed to install the production dependencies of the image');
+  await rm(dir, { recursive: true, force: true });
+  await mkdir(dir, { recursive: true });
+  for (const f of inputs) await writeFile(join(dir, basename(f)), await readFile(f));
+  log(`installing production dependencies (npm ci --omit=dev) into ${dir}`);
+  const ci = await withTicker(log, 'npm ci --omit=dev', () => run(npm, ['ci', '--omit=dev', '--no-audit', '--no-fund'], { cwd: dir, env, lowPriority: true }));
+  if (ci.code !== 0) {
+    await rm(dir, { recursive: true, force: true });
+    throw new DeployToolError(`npm ci --omit=dev failed (exit ${ci.code}): ${lastLine(ci.stderr)}`);
+  }
+  const prune = await run('sh', [join(DOCKER_DIR, 'prune-native.sh'), join(dir, 'node_modules')], { env });
+  if (prune.code !== 0) throw new DeployToolError(`prune-native.sh failed (exit ${prune.code}): ${lastLine(prune.stderr)}`);
+  await writeFile(marker, `${new Date().toISOString()}\n`);
+  return join(dir, 'node_modules');
+}
+
+interface Instruction {
+  op: string;
+  args: string;
+}
+
+/** Instructions of each stage (line continuations joined, comments dropped), by stage name. */
+export function dockerfileStages(text: string): Map<string, Instruction[]> {
+  const stages = new Map<string, Instruction[]>();
+  let current: Instruction[] | undefined;
+  const joined = text.replace(/\\\n/g, ' ');
+  for (const raw of joined.split('\n')) {
+    const line = raw.trim();
+    if (line === '' || line.startsWith('#')) continue;
+    const m = /^(\w+)\s+(.*)$/.exec(line);
+    if (!m) continue;
+    const op = (m[1] ?? '').toUpperCase();
+    const args = m[2] ?? '';
+    if (op === 'FROM') {
+      const name = /\sAS\s+(\S+)/i.exec(args)?.[1] ?? `stage-${stages.size}`;
+      current = [];
+      stages.set(name, current);
+      continue;
+    }
+    current?.push({ op, args });
+  }
+  return stages;
+}
+
+function parseEnv(args: string): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const m of args.matchAll(/(\w+)=("[^"]*"|\S+)/g)) out[m[1] ?? ''] = (m[2] ?? '').replace(/^"|"$/g, '');
+  return out;
+}
+
+/** Assembles the runtime stage of `dockerfile` (deploy/docker/*.Dockerfile) into `outDir`. */
+export async function assembleImageTree(dockerfile: string, outDir: string, options: { env?: Env; log?: Log } = {}): Promise<ImageTree> {
+  const env = options.env ?? process.env;
+  const log = options.log ?? ((line: string) => console.log(line));
+  const stages = dockerfileStages(await readFile(dockerfile, 'utf8'));
+  const runtime = stages.get('runtime');
+  const bundle = stages.get('bundle');
+  if (!runtime || !bundle) throw new DeployToolError(`${relative(REPO_ROOT, dockerfile)} needs stages named bundle and runtime`);
+  const appDir = join(outDir, 'app');
+  await mkdir(appDir, { recursive: true });
+  const mapPath = (p: string) => p.replace(/^\/app(?=\/|$)/, appDir);
+  let imageEnv: Record<string, string> = {};
+  let entrypoint: string[] = [];
+  for (const ins of runtime) {
+    if (ins.op === 'ENV') imageEnv = { ...imageEnv, ...parseEnv(ins.args) };
+    if (ins.op === 'ENTRYPOINT') entrypoint = JSON.parse(ins.args) as string[];
+    if (ins.op !== 'COPY') continue;
+    const words = ins.args.split(/\s+/);
+    const from = words.find((w) => w.startsWith('--from='))?.slice('--from='.length);
+    const paths = words.filter((w) => !w.startsWith('--'));
+    const dest = paths[paths.length - 1] ?? '.';
+    const sources = paths.slice(0, -1);
+    if (from === 'deps' && sources[0] === '/app/node_modules') {
+      await symlink(await ensureProdNodeModules(env, log), join(appDir, 'node_modules'));
+      continue;
+    }
+    if (from === 'bundle' && sources[0] === '/app/dist') {
+      const step = bundle.find((i) => i.op === 'RUN' && i.args.includes('bundle-workflows.ts'));
+      const out = /bundle-workflows\.ts\s+(\S+)/.exec(step?.args ?? '')?.[1];
+      if (!out) throw new DeployToolError(`${relative(REPO_ROOT, dockerfile)}: the bundle stage does not run bundle-workflows.ts OUT`);
+      const built = await run(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'deploy', 'docker', 'bundle-workflows.ts'), mapPath(out)], { env });
+      if (built.code !== 0) throw new DeployToolError(`bundling the workflows failed: ${lastLine(built.stderr)}`);
+      continue;
+    }
+    if (from) throw new DeployToolError(`${relative(REPO_ROOT, dockerfile)}: COPY --from=${from} is not understood by assembleImageTree`);
+    for (const source of sources) {
+      const target = dest.endsWith('/') || sources.length > 1 ? join(appDir, dest, basename(source)) : join(appDir, dest);
+      await cp(join(REPO_ROOT, source), target, { recursive: true, filter: (src) => !src.endsWith('.test.ts') && !src.includes('/node_modules') });
+    }
+  }
+  const mapped = Object.fromEntries(Object.entries(imageEnv).map(([k, v]) => [k, mapPath(v)]));
+  return { appDir, env: mapped, entrypoint };
 }
