@@ -6,7 +6,7 @@ import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineOptions, PolicyModel, RewardModel } from '../engine/api';
 import { canonicalJson } from '../shared/store';
-import { hashText, heartbeat, type Deps } from './support';
+import { hashText, keepAlive, type Deps } from './support';
 import type { ArtifactRef, EngineSettings } from './types';
 
 interface Loaded<M> {
@@ -36,8 +36,7 @@ export class ModelCache {
         if (existsSync(join(dir, '.complete'))) return dir;
         const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
         await mkdir(tmp, { recursive: true });
-        heartbeat({ phase: 'download', key: store.uri(prefix) });
-        await store.downloadDir(prefix, tmp);
+        await keepAlive({ phase: 'download', key: store.uri(prefix) }, store.downloadDir(prefix, tmp));
         await mkdir(join(tmp, '.complete'), { recursive: true });
         await rm(dir, { recursive: true, force: true });
         await rename(tmp, dir);

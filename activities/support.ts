@@ -97,6 +97,20 @@ export function heartbeat(details: Record<string, unknown>): void {
   }
 }
 
+/**
+ * Heartbeats `details` every `everyMs` while `work` runs: long transfers (a multi-GB checkpoint upload)
+ * have no progress callback, and must not look like a dead worker. startToCloseTimeout still bounds them.
+ */
+export async function keepAlive<T>(details: Record<string, unknown>, work: Promise<T>, everyMs = 10_000): Promise<T> {
+  heartbeat(details);
+  const timer = setInterval(() => heartbeat(details), everyMs);
+  try {
+    return await work;
+  } finally {
+    clearInterval(timer);
+  }
+}
+
 /** Aborted when Temporal cancels the activity (delivered with heartbeats). */
 export function cancellationSignal(): AbortSignal | undefined {
   try {

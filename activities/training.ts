@@ -7,7 +7,7 @@ import type { EngineOptions, TrainCommon, TrainHyper, TrainResult } from '../eng
 import { layout, parseStepName, type Stage } from '../shared/layout';
 import { MANIFEST_NAME } from '../shared/store';
 import type { TrainOptions } from '../shared/recipe';
-import { cancellationSignal, heartbeat, resumeDetails, type Deps } from './support';
+import { cancellationSignal, heartbeat, keepAlive, resumeDetails, type Deps } from './support';
 import type { CheckpointSettings, EngineSettings, TrainedModel } from './types';
 
 export interface TrainingRun {
@@ -71,8 +71,7 @@ export async function runStageTraining(deps: Deps, t: TrainingRun): Promise<Trai
     let resumeFrom: string | undefined;
     if (latest) {
       resumeFrom = join(scratch.dir, 'resume', latest.prefix.split('/').at(-1) as string);
-      heartbeat({ phase: 'resume', step: latest.step, checkpoint: latest.prefix, previous: previous?.checkpoint ?? null });
-      await deps.store.downloadDir(latest.prefix, resumeFrom);
+      await keepAlive({ phase: 'resume', step: latest.step, checkpoint: latest.prefix, previous: previous?.checkpoint ?? null }, deps.store.downloadDir(latest.prefix, resumeFrom));
     }
     let lastUploaded: string | null = latest?.prefix ?? null;
     const common: TrainCommon = {
@@ -87,7 +86,7 @@ export async function runStageTraining(deps: Deps, t: TrainingRun): Promise<Trai
         ...(resumeFrom ? { resumeFrom } : {}),
         onCheckpoint: async ({ step, path }) => {
           const prefix = layout.trainCheckpoint(t.run, t.stage, step);
-          await deps.store.uploadDir(prefix, path, { step });
+          await keepAlive({ phase: 'upload-checkpoint', step, checkpoint: prefix }, deps.store.uploadDir(prefix, path, { step }));
           lastUploaded = prefix;
           heartbeat({ phase: 'checkpoint', step, checkpoint: prefix });
         },
@@ -101,8 +100,7 @@ export async function runStageTraining(deps: Deps, t: TrainingRun): Promise<Trai
       finalLoss: result.finalLoss,
       metrics: result.metrics,
     };
-    heartbeat({ phase: 'upload', key: out });
-    await deps.store.uploadDir(out, common.outDir, { result: trained, lossCurve: result.lossCurve, ...(t.meta ?? {}) });
+    await keepAlive({ phase: 'upload', key: out }, deps.store.uploadDir(out, common.outDir, { result: trained, lossCurve: result.lossCurve, ...(t.meta ?? {}) }));
     return trained;
   } finally {
     await scratch.cleanup();
