@@ -211,11 +211,10 @@ async function s3Ready(o: StackOptions): Promise<boolean> {
   }
 }
 
-async function assertPortFree(o: StackOptions, name: ServiceName, port: number, what: string, variable: string): Promise<void> {
+async function assertPortFree(o: StackOptions, port: number, what: string, variable: string): Promise<void> {
   if (!(await isPortFree(o.host, port))) {
     throw new StackError(`port ${o.host}:${port} (${what}) is already in use by another process; stop it or set ${variable} to a free port`);
   }
-  void name;
 }
 
 async function spawnDetached(o: StackOptions, name: ServiceName, binary: string, args: string[], env: Record<string, string>): Promise<number> {
@@ -249,8 +248,8 @@ export async function startTemporal(o: StackOptions): Promise<boolean> {
     return true;
   }
   const temporal = requireTool('temporal', o.env);
-  await assertPortFree(o, 'temporal', o.temporalPort, 'Temporal gRPC', 'RLHF_TEMPORAL_PORT');
-  if (o.uiPort !== null) await assertPortFree(o, 'temporal', o.uiPort, 'Temporal Web UI', 'RLHF_TEMPORAL_UI_PORT');
+  await assertPortFree(o, o.temporalPort, 'Temporal gRPC', 'RLHF_TEMPORAL_PORT');
+  if (o.uiPort !== null) await assertPortFree(o, o.uiPort, 'Temporal Web UI', 'RLHF_TEMPORAL_UI_PORT');
   await mkdir(join(o.dataDir, 'temporal'), { recursive: true });
   const args = [
     'server', 'start-dev',
@@ -276,7 +275,7 @@ export async function startS3(o: StackOptions): Promise<boolean> {
     return true;
   }
   const versitygw = requireTool('versitygw', o.env);
-  await assertPortFree(o, 's3', o.s3Port, 'S3', 'RLHF_S3_PORT');
+  await assertPortFree(o, o.s3Port, 'S3', 'RLHF_S3_PORT');
   await mkdir(join(o.dataDir, 's3'), { recursive: true });
   const args = ['--port', `${o.host}:${o.s3Port}`, '--quiet', 'posix', join(o.dataDir, 's3')];
   const pid = await spawnDetached(o, 's3', versitygw, args, {

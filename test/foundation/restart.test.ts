@@ -1,14 +1,14 @@
 // Durability: stop the Temporal dev server (its own instance with its own SQLite file) between a workflow's
 // start and its completion; after a restart the same workflow finishes, and the committed step is not redone.
-import { fileURLToPath } from 'node:url';
 import { Client, Connection } from '@temporalio/client';
-import { bundleWorkflowCode, NativeConnection } from '@temporalio/worker';
+import { NativeConnection } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkers } from '../../workers/main';
 import type { ArtifactStore } from '../../shared/store';
 import { getTestConfig, getTestStore, installQuietRuntime, startPrivateTemporal, uniqueId, uniquePrefix, type PrivateTemporal } from '../helpers/services';
 import { createFoundationActivities } from './activities';
 import { proceed, type twoStepWorkflow } from './workflows';
+import { bundleFoundationWorkflows } from './bundle';
 
 let temporal: PrivateTemporal;
 let store: ArtifactStore;
@@ -35,10 +35,7 @@ describe('Temporal dev server restart', () => {
   it('completes a workflow that was in flight while the server was stopped and restarted', async () => {
     const taskQueue = uniqueId('restart');
     const config = getTestConfig({ TEMPORAL_ADDRESS: temporal.address, RLHF_CONTROL_QUEUE: taskQueue });
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: fileURLToPath(new URL('./workflows/index.ts', import.meta.url)),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-    });
+    const workflowBundle = await bundleFoundationWorkflows();
     const calls: string[] = [];
     const connection = await NativeConnection.connect({ address: temporal.address });
     const workers = await createWorkers({

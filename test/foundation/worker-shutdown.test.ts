@@ -1,24 +1,20 @@
 // Graceful shutdown: a worker asked to stop (as on SIGINT/SIGTERM) lets an in-flight activity finish within
 // RLHF_SHUTDOWN_GRACE instead of cancelling it.
 import { spawn } from 'node:child_process';
-import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode } from '@temporalio/worker';
 import { describe, expect, it } from 'vitest';
 import { createWorkers, parseWorkerArgs } from '../../workers/main';
 import { REPO_ROOT } from '../../scripts/stack';
 import { getTestClient, getTestConfig, getTestEnv, getTestStore, installQuietRuntime, uniqueId } from '../helpers/services';
 import { createFoundationActivities } from './activities';
 import type { slowActivityWorkflow } from './workflows';
+import { bundleFoundationWorkflows } from './bundle';
 
 describe('worker', () => {
   it('finishes an in-flight activity during graceful shutdown', async () => {
     installQuietRuntime();
     const taskQueue = uniqueId('shutdown');
     const config = getTestConfig({ RLHF_CONTROL_QUEUE: taskQueue, RLHF_SHUTDOWN_GRACE: '20s' });
-    const workflowBundle = await bundleWorkflowCode({
-      workflowsPath: fileURLToPath(new URL('./workflows/index.ts', import.meta.url)),
-      logger: { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} },
-    });
+    const workflowBundle = await bundleFoundationWorkflows();
     const store = getTestStore();
     const calls: string[] = [];
     const activities = { control: createFoundationActivities(store, calls) };

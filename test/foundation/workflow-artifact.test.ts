@@ -1,21 +1,19 @@
 // A workflow whose activity writes and commits an artifact, run by the project's worker factory against
 // the test run's Temporal dev server and versitygw.
-import { fileURLToPath } from 'node:url';
-import { bundleWorkflowCode, type WorkflowBundleWithSourceMap } from '@temporalio/worker';
+import type { WorkflowBundleWithSourceMap } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createWorkers } from '../../workers/main';
 import { getTestClient, getTestConfig, getTestStore, installQuietRuntime, uniqueId, uniquePrefix } from '../helpers/services';
 import { createFoundationActivities } from './activities';
 import type { commitArtifactWorkflow } from './workflows';
+import { bundleFoundationWorkflows } from './bundle';
 
 let bundle: WorkflowBundleWithSourceMap;
 
 beforeAll(async () => {
   installQuietRuntime();
-  bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('./workflows/index.ts', import.meta.url)), logger: quietLogger });
+  bundle = await bundleFoundationWorkflows();
 });
-
-const quietLogger = { trace() {}, debug() {}, info() {}, warn() {}, error: console.error, log() {} };
 
 describe('workflow + artifact store', () => {
   const store = getTestStore();
