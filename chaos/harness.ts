@@ -8,10 +8,12 @@
 //      fault-free run's; every committed entry verifies (no reader can see an uncommitted or partial object);
 //      no missing or duplicate JSONL rows. Retries come from the histories; work redone is the extra wall
 //      time over the fault-free run of the same seed.
-import { mkdtemp, mkdir, rm, writeFile } from 'node:fs/promises';
+import { createHash } from 'node:crypto';
+import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import type { QueueRole } from '../shared/config';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { runPrefix } from '../shared/layout';
@@ -114,6 +116,31 @@ const median = (xs: number[]): number => {
 };
 const round1 = (x: number) => Math.round(x * 10) / 10;
 
+const REPO = fileURLToPath(new URL('..', import.meta.url));
+const CODE_DIRS = ['activities', 'engine', 'shared', 'tasks', 'workers', 'workflows', 'report'];
+
+/** sha256 over the source the workers run. Others may edit the checkout while a session runs: a changed
+ * fingerprint means new workers, a new workflow bundle and new fault-free runs (else code drift would show
+ * up as artifact differences). */
+async function codeFingerprint(): Promise<string> {
+  const hash = createHash('sha256');
+  for (const dir of CODE_DIRS) {
+    const files = (await readdir(join(REPO, dir), { recursive: true }).catch(() => [] as string[]))
+      .filter((f) => /\.(ts|js|mjs|json)$/.test(f) && !/\.test\.ts$/.test(f))
+      .sort();
+    for (const f of files) {
+      hash.update(`${dir}/${f}\0`);
+      hash.update(await readFile(join(REPO, dir, f)).catch(() => Buffer.alloc(0)));
+    }
+  }
+  return hash.digest('hex');
+}
+
+async function buildBundle(path: string): Promise<void> {
+  const bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
+  await writeFile(path, bundle.code);
+}
+
 interface Session {
   dataDir: string;
   temporal: ChaosTemporal;
@@ -127,6 +154,8 @@ interface Session {
   /** Roles deliberately down right now (not to be restarted by the watchdog). */
   down: Set<string>;
   watchdog: NodeJS.Timeout | undefined;
+  bundlePath: string;
+  fingerprint: string;
 }
 
 async function openSession(log: (l: string) => void): Promise<Session> {
@@ -143,9 +172,9 @@ async function openSession(log: (l: string) => void): Promise<Session> {
   log(`chaos stack: Temporal ${temporal.address}, S3 ${s3Endpoint} behind fault proxy ${proxy.url}, data ${dataDir}`);
 
   // One workflow bundle for every control-worker (re)start: restarts take seconds, not a webpack build.
-  const bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
+  const fingerprint = await codeFingerprint();
   const bundlePath = join(dataDir, 'workflow-bundle.js');
-  await writeFile(bundlePath, bundle.code);
+  await buildBundle(bundlePath);
 
   const queues = { control: 'chaos-control', inference: 'chaos-inference', train: 'chaos-train' };
   const env: Record<string, string> = {
@@ -173,7 +202,7 @@ async function openSession(log: (l: string) => void): Promise<Session> {
     bucket: s3.bucket,
     endpoint: s3Endpoint,
   });
-  const session: Session = { dataDir, temporal, s3, proxy, pool, client, store, queues, down: new Set(), watchdog: undefined };
+  const session: Session = { dataDir, temporal, s3, proxy, pool, client, store, queues, down: new Set(), watchdog: undefined, bundlePath, fingerprint };
   // A worker that exits on its own (e.g. it started while S3 was restarting) is started again.
   session.watchdog = setInterval(() => {
     for (const role of ['control', 'inference', 'train'] as const) {
@@ -289,13 +318,28 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let injected = 0;
+  let discarded = 0;
   try {
-    // Bounded: at most twice the planned runs (a run that ends before its faults are spent adds one more).
-    for (let i = 0; injected < options.faults && i < plannedRuns * 2; i++) {
+    // Bounded: at most twice the planned runs (a run that ends before its faults are spent adds one more),
+    // plus one per run discarded because the checkout changed under it (capped below).
+    for (let i = 0; injected < options.faults && i < plannedRuns * 2 + Math.min(discarded, plannedRuns); i++) {
       const seed = 1000 + (i % seeds);
       const run = `chaos-seed-${seed}`;
       const workflowId = `chaos-seed-${seed}`;
       const input = { run, ...chaosRecipe(seed, iterations) };
+      const fingerprint = await codeFingerprint();
+      if (fingerprint !== s.fingerprint) {
+        log('the checkout changed since the workers started: new workflow bundle, restarted workers, new fault-free runs');
+        await buildBundle(s.bundlePath);
+        for (const role of ['control', 'inference', 'train'] as QueueRole[]) {
+          s.down.add(role);
+          await s.pool.kill(role);
+          s.pool.start(role);
+          s.down.delete(role);
+        }
+        s.fingerprint = fingerprint;
+        baselines.clear();
+      }
       let baseline = baselines.get(seed);
       if (!baseline) {
         await s.store.deletePrefix(runPrefix(run));
@@ -331,6 +375,14 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       }
       const outcome = await result;
       const seconds = (Date.now() - t0) / 1000;
+      if ((await codeFingerprint()) !== s.fingerprint) {
+        // Workers restarted during the run may have picked up other code: not a fair comparison. Redo it.
+        log(`run ${i + 1} (seed ${seed}): the checkout changed during the run; discarded (its ${faults.length} faults are not counted)`);
+        for (const f of faults) faultsByKind[f] -= 1;
+        injected -= faults.length;
+        discarded += 1;
+        continue;
+      }
       const artifacts = await collectArtifacts(s.store, run);
       const cmp = compareArtifacts(baseline.artifacts, artifacts);
       const retries = await retryStats(s.client, workflowId, runId).catch(() => null);
