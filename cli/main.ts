@@ -9,7 +9,8 @@ import { editDistance } from './recipe-options';
 
 interface Command {
   spec: CommandSpec;
-  run: (args: ParsedArgs, io: Io) => Promise<void>;
+  /** Resolves to an exit code (default 0). */
+  run: (args: ParsedArgs, io: Io) => Promise<void | number>;
 }
 
 /** Command table; each command's module is loaded only when it runs (fast --help and usage errors). */
@@ -19,6 +20,7 @@ async function commands(): Promise<Record<string, Command>> {
   const control = await import('./commands/control');
   const ops = await import('./commands/ops');
   const demo = await import('./commands/demo');
+  const data = await import('./commands/data');
   const list: Command[] = [
     { spec: run.startSpec, run: run.startCommand },
     { spec: run.sweepSpec, run: run.sweepCommand },
@@ -30,6 +32,7 @@ async function commands(): Promise<Record<string, Command>> {
     { spec: control.stopSpec, run: control.stopAfterIterationCommand },
     { spec: control.setNextSpec, run: control.setNextCommand },
     { spec: inspect.reportSpec, run: inspect.reportCommand },
+    { spec: data.importSpec, run: data.importCommand },
     { spec: ops.servicesSpec, run: ops.servicesCommand },
     { spec: ops.workerSpec, run: (a) => ops.workerCommand(a) },
     { spec: ops.optionsSpec, run: ops.optionsCommand },
@@ -72,8 +75,7 @@ export async function main(argv: string[], io: Io = processIo): Promise<number> 
       io.out(helpText(command.spec));
       return 0;
     }
-    await command.run(args, io);
-    return typeof process.exitCode === 'number' ? process.exitCode : 0;
+    return (await command.run(args, io)) ?? 0;
   } catch (err) {
     if (process.env.DURABLE_RLHF_DEBUG) io.err(err instanceof Error ? (err.stack ?? err.message) : String(err));
     io.err(`error: ${oneLine(err)}`);

@@ -124,10 +124,11 @@ async function watchLines(client: Client, handle: WorkflowHandle, description: W
   }
 }
 
-export async function watchCommand(args: ParsedArgs, io: Io): Promise<void> {
+/** Exit code 0 when the run completed, 1 when it failed, was terminated, cancelled or timed out. */
+export async function watchCommand(args: ParsedArgs, io: Io): Promise<number> {
   const id = args.positionals[0] as string;
   const intervalMs = ((args.flags.interval as number | undefined) ?? 2) * 1000;
-  await withClient(async (client, cfg) => {
+  return withClient(async (client, cfg) => {
     const handle = await existingHandle(client, id);
     const view = new LiveView(io.stdout, 30_000);
     io.out(`watching ${id} (Ctrl-C stops watching; the run goes on) · UI: ${uiUrl(cfg, id)}`);
@@ -138,8 +139,7 @@ export async function watchCommand(args: ParsedArgs, io: Io): Promise<void> {
       if (closed) {
         view.release();
         io.out(`${id} ${description.status.name.toLowerCase()}`);
-        if (description.status.name !== 'COMPLETED') process.exitCode = 1;
-        return;
+        return description.status.name === 'COMPLETED' ? 0 : 1;
       }
       await new Promise((r) => setTimeout(r, intervalMs));
     }

@@ -121,4 +121,24 @@ describe('durable-rlhf report', () => {
     expect(html.match(/<tr( class="best")?><td><a /g)).toHaveLength(2);
     expect(html).toContain(`<tr class="best"><td><a href="http://127.0.0.1:8233/namespaces/default/workflows/sweep-${sweep}%2Frun-1">`);
   });
+
+  it('watch says when no worker answers, and ends (non-zero) when the run is terminated', async () => {
+    const id = uniqueId('watch');
+    await client.workflow.start('rlhfPipeline', { taskQueue: uniqueId('no-worker'), workflowId: id, args: [{}] });
+    started.push(id);
+    const lines: string[] = [];
+    const printed: string[] = [];
+    const io: Io = {
+      out: (l) => lines.push(l),
+      err: (l) => lines.push(l),
+      stdout: Object.assign(Object.create(process.stdout) as NodeJS.WriteStream, { isTTY: false, write: (t: string) => printed.push(t) > 0 }),
+    };
+    const watching = main(['watch', id, '--interval', '1'], io);
+    await new Promise((r) => setTimeout(r, 2500));
+    await client.workflow.getHandle(id).terminate('end of the watch test');
+    const code = await watching;
+    expect(code).toBe(1);
+    expect(printed.join('')).toMatch(new RegExp(`${id}: RUNNING · no worker polls task queue 'no-worker-[0-9a-f]+'`));
+    expect(lines[lines.length - 1]).toBe(`${id} terminated`);
+  });
 });
