@@ -777,12 +777,15 @@ export interface ImageTree {
 /** Production node_modules for the lockfile (npm ci --omit=dev, native binaries pruned), cached by content hash. */
 export async function ensureProdNodeModules(env: Env, log: Log): Promise<string> {
   const inputs = ['package.json', 'package-lock.json', '.npmrc'].map((f) => join(REPO_ROOT, f));
-  const dir = join(cacheRoot(env), 'image-node-modules', hashFiles([...inputs, join(DOCKER_DIR, 'prune-native.sh')]));
+  // The lockfile decides what npm ci installs (package.json script edits don't matter).
+  const root = join(cacheRoot(env), 'image-node-modules');
+  const dir = join(root, hashFiles([join(REPO_ROOT, 'package-lock.json'), join(REPO_ROOT, '.npmrc'), join(DOCKER_DIR, 'prune-native.sh')]));
   const marker = join(dir, '.installed');
   if (existsSync(marker)) return join(dir, 'node_modules');
   const npm = which('npm', env);
   if (!npm) throw new DeployToolError('npm is needed to install the production dependencies of the image');
-  await rm(dir, { recursive: true, force: true });
+  // One tree at a time (each is ~300 MB): drop the ones of older lockfiles.
+  if (existsSync(root)) for (const old of readdirSync(root)) await rm(join(root, old), { recursive: true, force: true });
   await mkdir(dir, { recursive: true });
   for (const f of inputs) await writeFile(join(dir, basename(f)), await readFile(f));
   log(`installing production dependencies (npm ci --omit=dev) into ${dir}`);
