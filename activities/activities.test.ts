@@ -204,4 +204,23 @@ describe('activities (real engine, test S3)', () => {
     expect((err as ApplicationFailure).type).toBe('InvalidRecipeOptions');
     expect((err as Error).message).toMatch(/already exists with other options/);
   });
+
+  it('a worker shutdown fails the attempt retryably (another worker resumes), unlike a requested cancellation', async () => {
+    const { run, base } = await setupRun();
+    const env = new MockActivityEnvironment();
+    const pending = env.run(acts.train.trainSft, {
+      run,
+      baseModel: base,
+      data: layout.sftData(run),
+      hyper: { ...RECIPE_DEFAULTS.sft, epochs: 50, batchSize: 1 },
+      seed: 1,
+      checkpoint: { everySteps: 1000, everySeconds: 3600 },
+      engine: ENGINE,
+    });
+    setTimeout(() => env.cancel('WORKER_SHUTDOWN'), 1500);
+    const err = await pending.catch((e: unknown) => e);
+    expect(err).toBeInstanceOf(ApplicationFailure);
+    expect((err as ApplicationFailure).type).toBe('ActivityInterrupted');
+    expect((err as ApplicationFailure).nonRetryable).toBe(false);
+  });
 });

@@ -133,11 +133,22 @@ const NON_RETRYABLE_BY_NAME: Record<string, string> = {
   StoreUsageError: ErrorType.InvalidOptions,
 };
 
+/** Cancellation reasons that are not a request to stop the step. */
+const INTERRUPTIONS = new Set(['WORKER_SHUTDOWN', 'TIMED_OUT', 'NOT_FOUND', 'HEARTBEAT_DETAILS_CONVERSION_FAILED']);
+
 /** Maps an error to what the activity should throw: known bad-input errors become non-retryable. */
 export function toFailure(err: unknown, activity: string): unknown {
-  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   const signal = cancellationSignal();
-  if (signal?.aborted) return new CancelledFailure(`${activity} cancelled`);
+  if (signal?.aborted) {
+    // Only a cancellation the workflow asked for (or a pause/reset) reports "cancelled"; a worker shutting
+    // down must fail the attempt retryably so another worker resumes the step from its checkpoint.
+    const reason = signal.reason instanceof Error ? signal.reason.message : String(signal.reason ?? '');
+    if (INTERRUPTIONS.has(reason)) {
+      return ApplicationFailure.create({ message: `${activity} interrupted (${reason}); the retry resumes from the last checkpoint`, type: 'ActivityInterrupted', nonRetryable: false });
+    }
+    return err instanceof CancelledFailure ? err : new CancelledFailure(`${activity} cancelled`);
+  }
+  if (err instanceof ApplicationFailure || err instanceof CancelledFailure) return err;
   const name = err instanceof Error ? err.name : '';
   const type = NON_RETRYABLE_BY_NAME[name];
   if (type) return ApplicationFailure.create({ message: `${activity}: ${(err as Error).message}`, type, nonRetryable: true, cause: err as Error });
