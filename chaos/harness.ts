@@ -9,11 +9,10 @@
 //      no missing or duplicate JSONL rows. Retries come from the histories; work redone is the extra wall
 //      time over the fault-free run of the same seed.
 import { createHash } from 'node:crypto';
-import { mkdtemp, mkdir, readdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { cp, mkdtemp, mkdir, readdir, readFile, rm, symlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { QueueRole } from '../shared/config';
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { bundleWorkflowCode, DefaultLogger } from '@temporalio/worker';
 import { runPrefix } from '../shared/layout';
@@ -119,25 +118,32 @@ const round1 = (x: number) => Math.round(x * 10) / 10;
 const REPO = fileURLToPath(new URL('..', import.meta.url));
 const CODE_DIRS = ['activities', 'engine', 'shared', 'tasks', 'workers', 'workflows', 'report'];
 
-/** sha256 over the source the workers run. Others may edit the checkout while a session runs: a changed
- * fingerprint means new workers, a new workflow bundle and new fault-free runs (else code drift would show
- * up as artifact differences). */
-async function codeFingerprint(): Promise<string> {
+/** sha256 over the source the workers run (checked unchanged after every run). */
+async function codeFingerprint(root: string): Promise<string> {
   const hash = createHash('sha256');
   for (const dir of CODE_DIRS) {
-    const files = (await readdir(join(REPO, dir), { recursive: true }).catch(() => [] as string[]))
+    const files = (await readdir(join(root, dir), { recursive: true }).catch(() => [] as string[]))
       .filter((f) => /\.(ts|js|mjs|json)$/.test(f) && !/\.test\.ts$/.test(f))
       .sort();
     for (const f of files) {
       hash.update(`${dir}/${f}\0`);
-      hash.update(await readFile(join(REPO, dir, f)).catch(() => Buffer.alloc(0)));
+      hash.update(await readFile(join(root, dir, f)).catch(() => Buffer.alloc(0)));
     }
   }
   return hash.digest('hex');
 }
 
-async function buildBundle(path: string): Promise<void> {
-  const bundle = await bundleWorkflowCode({ workflowsPath: fileURLToPath(new URL('../workflows/index.ts', import.meta.url)), logger: new DefaultLogger('WARN') });
+/** A frozen copy of the code the workers run (others keep editing the checkout during a session). */
+async function snapshotCode(into: string): Promise<string> {
+  await mkdir(into, { recursive: true });
+  for (const dir of CODE_DIRS) await cp(join(REPO, dir), join(into, dir), { recursive: true, filter: (src) => !/\.test\.ts$/.test(src) });
+  for (const file of ['package.json', 'tsconfig.json']) await cp(join(REPO, file), join(into, file));
+  await symlink(join(REPO, 'node_modules'), join(into, 'node_modules'), 'dir');
+  return into;
+}
+
+async function buildBundle(codeDir: string, path: string): Promise<void> {
+  const bundle = await bundleWorkflowCode({ workflowsPath: join(codeDir, 'workflows', 'index.ts'), logger: new DefaultLogger('WARN') });
   await writeFile(path, bundle.code);
 }
 
@@ -156,6 +162,8 @@ interface Session {
   watchdog: NodeJS.Timeout | undefined;
   bundlePath: string;
   fingerprint: string;
+  /** The frozen code the workers run. */
+  codeDir: string;
 }
 
 async function openSession(log: (l: string) => void): Promise<Session> {
@@ -172,9 +180,10 @@ async function openSession(log: (l: string) => void): Promise<Session> {
   log(`chaos stack: Temporal ${temporal.address}, S3 ${s3Endpoint} behind fault proxy ${proxy.url}, data ${dataDir}`);
 
   // One workflow bundle for every control-worker (re)start: restarts take seconds, not a webpack build.
-  const fingerprint = await codeFingerprint();
+  const codeDir = await snapshotCode(join(dataDir, 'code'));
+  const fingerprint = await codeFingerprint(codeDir);
   const bundlePath = join(dataDir, 'workflow-bundle.js');
-  await buildBundle(bundlePath);
+  await buildBundle(codeDir, bundlePath);
 
   const queues = { control: 'chaos-control', inference: 'chaos-inference', train: 'chaos-train' };
   const env: Record<string, string> = {
@@ -193,7 +202,7 @@ async function openSession(log: (l: string) => void): Promise<Session> {
     RLHF_SCRATCH_DIR: join(dataDir, 'scratch'),
     RLHF_PAYLOAD_KEY: '',
   };
-  const pool = workerPool(env, join(dataDir, 'logs'));
+  const pool = workerPool(env, join(dataDir, 'logs'), join(codeDir, 'workers', 'main.ts'));
   for (const role of ['control', 'inference', 'train'] as const) pool.start(role);
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection, namespace: 'default' });
@@ -202,7 +211,7 @@ async function openSession(log: (l: string) => void): Promise<Session> {
     bucket: s3.bucket,
     endpoint: s3Endpoint,
   });
-  const session: Session = { dataDir, temporal, s3, proxy, pool, client, store, queues, down: new Set(), watchdog: undefined, bundlePath, fingerprint };
+  const session: Session = { dataDir, temporal, s3, proxy, pool, client, store, queues, down: new Set(), watchdog: undefined, bundlePath, fingerprint, codeDir };
   // A worker that exits on its own (e.g. it started while S3 was restarting) is started again.
   session.watchdog = setInterval(() => {
     for (const role of ['control', 'inference', 'train'] as const) {
@@ -318,28 +327,13 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
   let injected = 0;
-  let discarded = 0;
   try {
-    // Bounded: at most twice the planned runs (a run that ends before its faults are spent adds one more),
-    // plus one per run discarded because the checkout changed under it (capped below).
-    for (let i = 0; injected < options.faults && i < plannedRuns * 2 + Math.min(discarded, plannedRuns); i++) {
+    // Bounded: at most twice the planned runs (a run that ends before its faults are spent adds one more).
+    for (let i = 0; injected < options.faults && i < plannedRuns * 2; i++) {
       const seed = 1000 + (i % seeds);
       const run = `chaos-seed-${seed}`;
       const workflowId = `chaos-seed-${seed}`;
       const input = { run, ...chaosRecipe(seed, iterations) };
-      const fingerprint = await codeFingerprint();
-      if (fingerprint !== s.fingerprint) {
-        log('the checkout changed since the workers started: new workflow bundle, restarted workers, new fault-free runs');
-        await buildBundle(s.bundlePath);
-        for (const role of ['control', 'inference', 'train'] as QueueRole[]) {
-          s.down.add(role);
-          await s.pool.kill(role);
-          s.pool.start(role);
-          s.down.delete(role);
-        }
-        s.fingerprint = fingerprint;
-        baselines.clear();
-      }
       let baseline = baselines.get(seed);
       if (!baseline) {
         await s.store.deletePrefix(runPrefix(run));
@@ -375,14 +369,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosSummary> {
       }
       const outcome = await result;
       const seconds = (Date.now() - t0) / 1000;
-      if ((await codeFingerprint()) !== s.fingerprint) {
-        // Workers restarted during the run may have picked up other code: not a fair comparison. Redo it.
-        log(`run ${i + 1} (seed ${seed}): the checkout changed during the run; discarded (its ${faults.length} faults are not counted)`);
-        for (const f of faults) faultsByKind[f] -= 1;
-        injected -= faults.length;
-        discarded += 1;
-        continue;
-      }
+      if ((await codeFingerprint(s.codeDir)) !== s.fingerprint) throw new Error(`the code snapshot ${s.codeDir} changed during the session`);
       const artifacts = await collectArtifacts(s.store, run);
       const cmp = compareArtifacts(baseline.artifacts, artifacts);
       const retries = await retryStats(s.client, workflowId, runId).catch(() => null);

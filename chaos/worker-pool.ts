@@ -20,7 +20,7 @@ export interface WorkerPool {
   stopAll(): Promise<void>;
 }
 
-export function workerPool(env: Record<string, string>, logDir: string): WorkerPool {
+export function workerPool(env: Record<string, string>, logDir: string, main = MAIN): WorkerPool {
   const procs = new Map<QueueRole, { child: ChildProcess; exited: Promise<void>; killing: boolean }>();
   const starts: Record<QueueRole, number> = { control: 0, inference: 0, train: 0 };
   const unexpectedExits: WorkerPool['unexpectedExits'] = [];
@@ -32,7 +32,7 @@ export function workerPool(env: Record<string, string>, logDir: string): WorkerP
       const log = openSync(join(logDir, `worker-${role}.log`), 'a');
       let child: ChildProcess;
       try {
-        child = spawn(process.execPath, ['--import', 'tsx', MAIN, '--queues', role], {
+        child = spawn(process.execPath, ['--import', 'tsx', main, '--queues', role], {
           stdio: ['ignore', log, log],
           env: { ...process.env, ...env },
         });
