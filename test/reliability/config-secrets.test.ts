@@ -1,5 +1,8 @@
 // Config resolution picks up TLS/mTLS and API-key settings through @temporalio/envconfig and S3 keys from
 // AWS_*, and printing the config in any common way never shows them.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, loadConfig } from '../../shared/config';
@@ -45,6 +48,28 @@ describe('config: TLS, API key and S3 keys', () => {
     expect(t.serverNameOverride).toBe('temporal.example.com');
     expect(Buffer.from(t.clientCertPair?.key ?? []).toString()).toContain('canary-private-key-bytes-31d2');
     expect(config.s3.credentials).toEqual({ accessKeyId: FAKE.accessKeyId, secretAccessKey: FAKE.secret, sessionToken: FAKE.session });
+  });
+
+  it('reads mTLS material from TEMPORAL_TLS_*_PATH files and TEMPORAL_TLS_DISABLE_HOST_VERIFICATION', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'rlhf-tls-'));
+    try {
+      writeFileSync(join(dir, 'client.pem'), FAKE.clientCert);
+      writeFileSync(join(dir, 'client.key'), FAKE.clientKey);
+      writeFileSync(join(dir, 'ca.pem'), '-----BEGIN CERTIFICATE-----\ncanary-ca\n-----END CERTIFICATE-----\n');
+      const config = loadConfig({
+        TEMPORAL_ADDRESS: 'temporal.internal:7233',
+        TEMPORAL_TLS_CLIENT_CERT_PATH: join(dir, 'client.pem'),
+        TEMPORAL_TLS_CLIENT_KEY_PATH: join(dir, 'client.key'),
+        TEMPORAL_TLS_SERVER_CA_CERT_PATH: join(dir, 'ca.pem'),
+      });
+      const t = config.temporal.connectionOptions.tls as { clientCertPair?: { crt: Uint8Array; key: Uint8Array }; serverRootCACertificate?: Uint8Array };
+      expect(Buffer.from(t.clientCertPair?.crt ?? []).toString()).toContain('canary-cert');
+      expect(Buffer.from(t.clientCertPair?.key ?? []).toString()).toContain('canary-private-key-bytes-31d2');
+      expect(Buffer.from(t.serverRootCACertificate ?? []).toString()).toContain('canary-ca');
+      expect(leaks(`${JSON.stringify(config)} ${inspect(config, { depth: 10 })}`)).toEqual([]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 
   it('an API key alone turns TLS on (Temporal Cloud)', () => {
