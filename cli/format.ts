@@ -50,12 +50,12 @@ export interface ResultRow {
   kl: number | null;
 }
 
-export function rowFromEval(policy: string, m: EvalMetrics): ResultRow {
-  return { policy, gold: m.gold, reward: m.meanReward, winRate: m.winRateVsSft, length: m.meanResponseLength, kl: m.kl };
+export function rowFromEval(policy: string, m: Partial<EvalMetrics>): ResultRow {
+  return { policy, gold: m.gold ?? null, reward: m.meanReward ?? null, winRate: m.winRateVsSft ?? null, length: m.meanResponseLength ?? null, kl: m.kl ?? null };
 }
 
 /** Rows: the SFT model (iteration 0), any extra baselines (offline DPO), then the online iterates. */
-export function resultRows(metrics: IterationMetrics[], baselines: { name: string; metrics: EvalMetrics }[] = []): ResultRow[] {
+export function resultRows(metrics: IterationMetrics[], baselines: { name: string; metrics: Partial<EvalMetrics> }[] = []): ResultRow[] {
   const sft = metrics.find((m) => m.iteration === 0);
   return [
     ...(sft ? [rowFromEval('SFT (baseline)', sft)] : []),

@@ -2,7 +2,8 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname, resolve } from 'node:path';
 import type { Client, WorkflowExecutionDescription, WorkflowExecutionInfo, WorkflowHandle } from '@temporalio/client';
-import { layout } from '../../shared/layout';
+import { FILE, layout } from '../../shared/layout';
+import type { IterationMetrics } from '../../shared/messages';
 import { RlhfBestReward, RlhfIteration, RlhfStage, RlhfSweep } from '../../shared/search-attributes';
 import { ArtifactStore } from '../../shared/store';
 import { renderRunReport } from '../../report/run-report';
@@ -13,7 +14,7 @@ import { existingHandle, hasWorkflowWorker, PIPELINE_WORKFLOW, queryMetrics, que
 import { CliError, UsageError } from '../errors';
 import { renderResults, renderStatus, renderTable, resultRows } from '../format';
 import { LiveView } from '../live';
-import { collectRunReport } from '../report-data';
+import { collectRunReport, offlineBaseline } from '../report-data';
 
 export const listSpec: CommandSpec = {
   name: 'list',
@@ -98,12 +99,21 @@ export async function statusCommand(args: ParsedArgs, io: Io): Promise<void> {
     const handle = await existingHandle(client, id);
     const description = await handle.describe();
     io.out(`${id}: ${description.status.name} (started ${description.startTime.toISOString()})`);
-    await requireWorker(client, handle);
-    const status = await queryStatus(client, handle);
-    const metrics = await queryMetrics(client, handle);
-    for (const line of renderStatus(status)) io.out(line);
-    io.out('');
-    for (const line of renderResults(resultRows(metrics))) io.out(line);
+    if (await hasWorkflowWorker(client, description.taskQueue)) {
+      const status = await queryStatus(client, handle);
+      const metrics = await queryMetrics(client, handle);
+      for (const line of renderStatus(status)) io.out(line);
+      io.out('');
+      for (const line of renderResults(resultRows(metrics))) io.out(line);
+    } else {
+      // No worker to answer queries: a finished run still has its summary in S3.
+      const store = ArtifactStore.fromConfig(cfg);
+      const summary = await store.getJson<{ metrics?: IterationMetrics[] }>(`${layout.summary(id)}/${FILE.summary}`).catch(() => null);
+      if (!summary?.metrics) await requireWorker(client, handle);
+      io.out(`(from the run summary ${store.uri(layout.summary(id))}/; no worker polls '${description.taskQueue}' for live status)`);
+      io.out('');
+      for (const line of renderResults(resultRows(summary?.metrics ?? [], await offlineBaseline(store, id)))) io.out(line);
+    }
     io.out('');
     io.out(`UI: ${uiUrl(cfg, id)}`);
   });

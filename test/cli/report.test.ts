@@ -70,6 +70,13 @@ describe('durable-rlhf report', () => {
     expect(html).toContain('task sort-digits');
     expect(html).toContain('status RUNNING');
     expect(await store.getText(`${layout.report(id)}/index.html`)).toBe(html);
+
+    // status without a worker falls back to the same summary.
+    const status: string[] = [];
+    expect(await main(['status', id], { out: (l) => status.push(l), err: (l) => status.push(l), stdout: process.stdout })).toBe(0);
+    expect(status[1]).toMatch(/^\(from the run summary s3:\/\/.*\/summary\/; no worker polls 'no-worker-[0-9a-f]+' for live status\)$/);
+    expect(status.find((l) => l.startsWith('offline DPO (baseline)'))).toMatch(/0\.660/);
+    expect(status.find((l) => l.startsWith('online DPO iter 2'))).toMatch(/0\.800/);
   });
 
   it('says clearly when there is nothing to report yet, or no worker to ask', async () => {
