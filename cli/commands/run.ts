@@ -63,7 +63,7 @@ function explainStartError(err: unknown): never {
 
 export interface StartedRun {
   handle: WorkflowHandle;
-  /** false when a workflow with this id was already running (a re-issued sweep). */
+  /** false when a workflow with this id already exists (a re-issued sweep): running, or completed. */
   started: boolean;
 }
 
@@ -80,7 +80,8 @@ export async function startPipeline(
       args: [pipelineInput(input, opts.run)],
       ...(opts.summary ? { staticSummary: opts.summary } : {}),
       ...(opts.details ? { staticDetails: opts.details } : {}),
-      ...(opts.sweepId ? { typedSearchAttributes: [{ key: RlhfSweep, value: opts.sweepId }] } : {}),
+      // A re-issued sweep keeps completed points and reruns failed/terminated ones (resuming from their artifacts).
+      ...(opts.sweepId ? { typedSearchAttributes: [{ key: RlhfSweep, value: opts.sweepId }], workflowIdReusePolicy: 'ALLOW_DUPLICATE_FAILED_ONLY' as const } : {}),
     });
     return { handle, started: true };
   } catch (err) {
@@ -179,7 +180,8 @@ export async function sweepCommand(args: ParsedArgs, io: Io): Promise<void> {
           summary: `sweep ${sweepId} · run ${i} · ${describePoint(run.point)}`,
           details: pointDetails(sweepId, i, run.point),
         });
-        io.out(`  ${started ? 'started' : 'running'} ${workflowId}  ${describePoint(run.point)}`);
+        const state = started ? 'started' : (await handle.describe()).status.name === 'RUNNING' ? 'running' : 'done   ';
+        io.out(`  ${state} ${workflowId}  ${describePoint(run.point)}`);
         const finished =
           maxParallel || args.flags.wait
             ? handle.result().then(

@@ -85,6 +85,26 @@ describe('durable-rlhf sweep', () => {
     expect(again.lines.filter((l) => l.trim().startsWith('running '))).toHaveLength(4);
   });
 
+  it('a re-issued sweep leaves running points alone and reruns terminated ones', async () => {
+    const sweepId = uniqueId('reissue');
+    const queue = uniqueId('no-worker');
+    const args = ['sweep', '--grid', 'beta=0.1,0.2', '--id', sweepId, '--set', `execution.taskQueues.control=${queue}`];
+    const ids = [0, 1].map((i) => `sweep-${sweepId}/run-${i}`);
+    started.push(...ids);
+    expect(await main(args, captureIo())).toBe(0);
+    // run-0 is terminated (as a failed run would be); run-1 keeps running. Completed points are kept by the same
+    // reuse policy (ALLOW_DUPLICATE_FAILED_ONLY); completing a run needs a worker, so that case is not run here.
+    const first = await client.workflow.getHandle(ids[0] as string).describe();
+    await client.workflow.getHandle(ids[0] as string).terminate('simulated failure');
+    const io = captureIo();
+    expect(await main(args, io)).toBe(0);
+    expect(io.lines).toContain(`  started sweep-${sweepId}/run-0  beta=0.1`);
+    expect(io.lines).toContain(`  running sweep-${sweepId}/run-1  beta=0.2`);
+    const second = await client.workflow.getHandle(ids[0] as string).describe();
+    expect(second.runId).not.toBe(first.runId);
+    expect(second.status.name).toBe('RUNNING');
+  });
+
   it('--max-parallel 1 starts the next run only when one finishes', async () => {
     const sweepId = uniqueId('serial');
     const queue = uniqueId('no-worker');
