@@ -660,8 +660,14 @@ export async function checkChart(tools: Pick<DeployTools, 'helm' | 'python' | 'k
   );
   const outDir = await mkdtemp(join(tmpdir(), 'durable-rlhf-chart-'));
   try {
-    const lint = await run(tools.helm, ['lint', '--strict', '--kube-version', kube, CHART_DIR, ...scenarios.flatMap((s) => (s.file ? ['-f', s.file] : []))]);
-    if (lint.code !== 0) result.errors.push(`helm lint --strict failed: ${(lint.stdout + lint.stderr).trim().split('\n').filter((l) => /\[(ERROR|WARNING)\]|Error/.test(l)).join('; ') || lastLine(lint.stderr)}`);
+    for (const scenario of scenarios) {
+      const lint = await run(tools.helm, ['lint', '--strict', '--kube-version', kube, CHART_DIR, ...(scenario.file ? ['-f', scenario.file] : [])]);
+      if (lint.code !== 0) {
+        const lines = (lint.stdout + lint.stderr).trim().split('\n').filter((l) => /\[(ERROR|WARNING)\]|Error/.test(l));
+        result.errors.push(`helm lint --strict (${scenario.label}) failed: ${lines.join('; ') || lastLine(lint.stderr)}`);
+      }
+    }
+    result.details.push(`helm lint --strict: ${scenarios.length} value sets`);
     const renderedFiles: string[] = [];
     for (const [i, scenario] of scenarios.entries()) {
       const args = ['template', 'rlhf', CHART_DIR, '--kube-version', kube, '--namespace', 'rlhf', ...(scenario.file ? ['-f', scenario.file] : [])];
