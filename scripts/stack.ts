@@ -4,7 +4,7 @@
 //   npm run stack -- up | down | status
 //
 // Environment: RLHF_DATA_DIR, RLHF_STACK_HOST, RLHF_TEMPORAL_PORT, RLHF_TEMPORAL_UI_PORT, RLHF_S3_PORT,
-// RLHF_STACK_TIMEOUT (seconds), S3_BUCKET, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the gateway's root keys;
+// RLHF_STACK_TIMEOUT (seconds), RLHF_UI_CODEC_ENDPOINT (codec server for encrypted payloads), S3_BUCKET, AWS_ACCESS_KEY_ID / AWS_SECRET_ACCESS_KEY (the gateway's root keys;
 // dev keys when unset). The exported functions take the same options so tests run a second stack elsewhere.
 import { spawn, spawnSync } from 'node:child_process';
 import { closeSync, existsSync, openSync, readFileSync } from 'node:fs';
@@ -256,6 +256,8 @@ export async function startTemporal(o: StackOptions): Promise<boolean> {
     '--ip', o.host,
     '--port', String(o.temporalPort),
     ...(o.uiPort === null ? ['--headless'] : ['--ui-port', String(o.uiPort)]),
+    // Payload encryption (shared/codec): the UI decodes through scripts/codec-server.ts at this URL.
+    ...(o.uiPort !== null && o.env.RLHF_UI_CODEC_ENDPOINT ? ['--ui-codec-endpoint', o.env.RLHF_UI_CODEC_ENDPOINT] : []),
     '--db-filename', join(o.dataDir, 'temporal', 'temporal.sqlite'),
     // A loaded 2-core box can stall a workflow task past the 10 s default; a timeout there only adds retries.
     '--dynamic-config-value', 'history.defaultWorkflowTaskTimeout="60s"',
