@@ -1,6 +1,6 @@
 // `durable-rlhf demo` end to end on the test services with a tiny configuration: in-process worker, the
 // pipeline, the offline-DPO baseline run, progress lines without a TTY, the final table and the report.
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, rmSync } from 'node:fs';
 import type { Client } from '@temporalio/client';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { Io } from '../../cli/context';
@@ -89,5 +89,6 @@ describe('durable-rlhf demo', () => {
     expect(html).toContain('id="loss-dpo"');
     expect(await store.getText(`${layout.report(id)}/index.html`)).toBe(html);
     expect(lines).toContain(`UI:     http://127.0.0.1:8233/namespaces/default/workflows/${id}`);
+    rmSync(path); // .artifacts/reports/ is git-ignored; don't let test runs pile reports up there
   }, 900_000);
 });
