@@ -146,6 +146,12 @@ export interface CheckpointPolicy {
   onCheckpoint?: (c: { step: number; path: string }) => Promise<void>;
   /** Resume from this checkpoint folder (from a previous attempt). */
   resumeFrom?: string;
+  /**
+   * On abort, save a checkpoint of the last completed step (also off the everySteps grid) and await
+   * onCheckpoint before rejecting (default true): a retry then redoes at most the interrupted step. The call
+   * rejects once that save and onCheckpoint are done, not at once.
+   */
+  onAbort?: boolean;
 }
 
 export interface TrainResult {

@@ -12,6 +12,7 @@ import type {
   RewardModel,
   RunControl,
   ScoreItem,
+  TrainCommon,
 } from './api';
 import { EngineWorker } from './runtime/host';
 import { checkDevice } from './generate/inference-model';
@@ -123,11 +124,12 @@ export const engine: Engine = {
 };
 
 /** Runs one training call in a fresh worker thread (terminated afterwards, releasing its memory). */
-async function runTraining<R>(method: 'trainSft' | 'trainRewardModel' | 'trainDpo', opts: { engine?: EngineOptions }): Promise<R> {
+async function runTraining<R>(method: 'trainSft' | 'trainRewardModel' | 'trainDpo', opts: TrainCommon): Promise<R> {
   if (opts.engine) checkOptions(opts.engine);
   const worker = EngineWorker.start(MODEL_WORKER, { name: `engine:${method}` });
   try {
-    return await worker.call<R>(method, [opts]);
+    // With checkpoint.onAbort (default) an abort settles after the worker saved and reported its checkpoint.
+    return await worker.call<R>(method, [opts], { settleOnAbort: opts.checkpoint.onAbort ?? true });
   } finally {
     await worker.terminate();
   }

@@ -10,6 +10,11 @@ const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
 export interface CallControl {
   signal?: AbortSignal;
+  /**
+   * On abort, keep the call open until the worker answers (its callbacks keep working), instead of rejecting
+   * at once: for calls that do work on abort, e.g. training saving a checkpoint.
+   */
+  settleOnAbort?: boolean;
 }
 
 interface Pending {
@@ -82,6 +87,7 @@ export class EngineWorker {
     return new Promise<T>((resolve, reject) => {
       const onAbort = () => {
         this.post({ type: 'abort', callId });
+        if (control.settleOnAbort) return; // the worker's answer (normally an AbortError) settles the call
         // Reject at once; the worker stops at its next step boundary and its late answer is dropped.
         const p = this.pending.get(callId);
         if (p) {

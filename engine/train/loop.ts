@@ -6,10 +6,14 @@
 // Then global-norm clipping, the scheduled learning rate (HF warm-up + decay, stepped once per optimizer
 // step) and AdamW. Everything that decides the next step — weights, AdamW moments, step number — is in a
 // checkpoint, so a resumed run continues bit for bit.
+//
+// On abort (checkpoint.onAbort, default true) the loop saves a checkpoint of the last completed step (off the
+// everySteps grid if need be; a half-done step is dropped: its statistics are rolled back, the weights were
+// not touched yet) and awaits onCheckpoint before rejecting, so a retry redoes at most the interrupted step.
 
 import { createHash } from 'node:crypto';
 import type { TrainCommon, TrainHyper, TrainResult } from '../api';
-import { throwIfAborted } from '../errors';
+import { EngineAbortError, throwIfAborted } from '../errors';
 import { type HfModel, type Weights, saveHfModel } from '../hf/checkpoint';
 import { EngineInputError } from '../hf/errors';
 import type { Tensor } from '../hf/safetensors';
@@ -128,6 +132,8 @@ export async function runTraining<I>(input: LoopInput<I>): Promise<TrainResult> 
   const everySteps = common.checkpoint.everySteps ?? 0;
   const everyMs = (common.checkpoint.everySeconds ?? 0) * 1000;
   let lastCheckpointAt = Date.now();
+  /** The newest step that is in a checkpoint (written now or the one resumed from). */
+  let savedStep = resumedFromStep;
   const saveCheckpoint = async (): Promise<void> => {
     const path = writeTrainCheckpoint(common.checkpoint.dir, {
       config,
@@ -138,61 +144,78 @@ export async function runTraining<I>(input: LoopInput<I>): Promise<TrainResult> 
       ...(input.extra ? { extra: input.extra } : {}),
     });
     lastCheckpointAt = Date.now();
+    savedStep = state.step;
     if (common.checkpoint.onCheckpoint) await common.checkpoint.onCheckpoint({ step: state.step, path });
     pruneCheckpoints(common.checkpoint.dir, input.keepCheckpoints ?? 2);
   };
 
-  while (state.step < totalSteps) {
-    throwIfAborted(signal);
-    const order = shuffledIndices(items.length, rngFor(hyper.seed, 'data-order', state.epoch));
-    const plan = planEpoch(order, hyper.batchSize, hyper.gradientAccumulation);
-    const micro = plan[state.stepInEpoch];
-    if (!micro) throw new Error(`internal: no step ${state.stepInEpoch} in epoch ${state.epoch}`);
-
-    const stepItems = micro.flat().map((i) => items[i]!);
-    const stepUnits = objective.units(stepItems);
-    if (stepUnits <= 0) throw new Error('internal: a training step with no loss units');
-    const grads = new Map<string, Float32Array>();
-    for (const [name, w] of weights) grads.set(name, new Float32Array(w.data.length));
-    let loss = 0;
-    for (const mb of micro) {
+  /** Statistics as they were before the step in progress (restored when that step is abandoned). */
+  let sumsBeforeStep: Record<string, number> | null = null;
+  try {
+    while (state.step < totalSteps) {
       throwIfAborted(signal);
-      const batch = mb.map((i) => items[i]!);
-      const share = objective.units(batch) / stepUnits;
-      const out = await objective.run(weights, batch);
-      if (!Number.isFinite(out.loss)) throw new Error(`training diverged: loss ${out.loss} at step ${state.step + 1}`);
-      loss += share * out.loss;
-      for (const [name, g] of out.grads) {
-        const acc = grads.get(name);
-        if (!acc) throw new Error(`internal: gradient for unknown weight "${name}"`);
-        for (let k = 0; k < acc.length; k++) acc[k] = acc[k]! + share * g[k]!;
+      const order = shuffledIndices(items.length, rngFor(hyper.seed, 'data-order', state.epoch));
+      const plan = planEpoch(order, hyper.batchSize, hyper.gradientAccumulation);
+      const micro = plan[state.stepInEpoch];
+      if (!micro) throw new Error(`internal: no step ${state.stepInEpoch} in epoch ${state.epoch}`);
+
+      const stepItems = micro.flat().map((i) => items[i]!);
+      const stepUnits = objective.units(stepItems);
+      if (stepUnits <= 0) throw new Error('internal: a training step with no loss units');
+      sumsBeforeStep = { ...state.sums };
+      const grads = new Map<string, Float32Array>();
+      for (const [name, w] of weights) grads.set(name, new Float32Array(w.data.length));
+      let loss = 0;
+      for (const mb of micro) {
+        throwIfAborted(signal);
+        const batch = mb.map((i) => items[i]!);
+        const share = objective.units(batch) / stepUnits;
+        const out = await objective.run(weights, batch);
+        if (!Number.isFinite(out.loss)) throw new Error(`training diverged: loss ${out.loss} at step ${state.step + 1}`);
+        loss += share * out.loss;
+        for (const [name, g] of out.grads) {
+          const acc = grads.get(name);
+          if (!acc) throw new Error(`internal: gradient for unknown weight "${name}"`);
+          for (let k = 0; k < acc.length; k++) acc[k] = acc[k]! + share * g[k]!;
+        }
+        for (const [k, v] of Object.entries(out.sums ?? {})) state.sums[k] = (state.sums[k] ?? 0) + v;
+        await yieldToEventLoop();
       }
-      for (const [k, v] of Object.entries(out.sums ?? {})) state.sums[k] = (state.sums[k] ?? 0) + v;
+      state.units += stepUnits;
+      const gradNorm = clipGradNorm(grads, hyper.maxGradNorm);
+      const lr = learningRateAt(hyper, state.step, totalSteps);
+      adamWStep(weights, grads, optimizer, lr, {
+        beta1: hyper.adamBeta1,
+        beta2: hyper.adamBeta2,
+        eps: hyper.adamEps,
+        weightDecay: hyper.weightDecay,
+      });
+      state.step += 1;
+      state.stepInEpoch += 1;
+      if (state.stepInEpoch >= plan.length) {
+        state.epoch += 1;
+        state.stepInEpoch = 0;
+      }
+      state.lossCurve.push({ step: state.step, loss, lr });
+      state.sums['grad_norm_last'] = gradNorm;
+      sumsBeforeStep = null;
+      common.onProgress?.({ done: state.step, total: totalSteps, detail: { loss, lr, gradNorm, epoch: state.epoch } });
+      const due =
+        state.step < totalSteps &&
+        ((everySteps > 0 && state.step % everySteps === 0) || (everyMs > 0 && Date.now() - lastCheckpointAt >= everyMs));
+      if (due) await saveCheckpoint();
       await yieldToEventLoop();
     }
-    state.units += stepUnits;
-    const gradNorm = clipGradNorm(grads, hyper.maxGradNorm);
-    const lr = learningRateAt(hyper, state.step, totalSteps);
-    adamWStep(weights, grads, optimizer, lr, {
-      beta1: hyper.adamBeta1,
-      beta2: hyper.adamBeta2,
-      eps: hyper.adamEps,
-      weightDecay: hyper.weightDecay,
-    });
-    state.step += 1;
-    state.stepInEpoch += 1;
-    if (state.stepInEpoch >= plan.length) {
-      state.epoch += 1;
-      state.stepInEpoch = 0;
+  } catch (err) {
+    if (signal?.aborted && (common.checkpoint.onAbort ?? true) && state.step > savedStep) {
+      if (sumsBeforeStep) state.sums = sumsBeforeStep;
+      try {
+        await saveCheckpoint();
+      } catch (saveErr) {
+        throw new EngineAbortError(`${(err as Error).message}; the checkpoint of step ${state.step} on abort failed: ${(saveErr as Error).message}`);
+      }
     }
-    state.lossCurve.push({ step: state.step, loss, lr });
-    state.sums['grad_norm_last'] = gradNorm;
-    common.onProgress?.({ done: state.step, total: totalSteps, detail: { loss, lr, gradNorm, epoch: state.epoch } });
-    const due =
-      state.step < totalSteps &&
-      ((everySteps > 0 && state.step % everySteps === 0) || (everyMs > 0 && Date.now() - lastCheckpointAt >= everyMs));
-    if (due) await saveCheckpoint();
-    await yieldToEventLoop();
+    throw err;
   }
 
   saveHfModel(common.outDir, { config, weights, tokenizerFrom });
