@@ -35,6 +35,12 @@ export const SUITES: Record<string, BenchSuite> = {
     needsStack: false,
     load: () => import('./engine'),
   },
+  orchestration: {
+    description: 'orchestration overhead of a small rlhfPipeline: wall time − time inside activities (union), as a fraction of wall time',
+    // Starts its own private stack on free ports.
+    needsStack: false,
+    load: () => import('./orchestration'),
+  },
 };
 
 const RESULTS_DIR = join(dirname(fileURLToPath(import.meta.url)), 'results');
