@@ -7,6 +7,7 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
+  patched,
   setHandler,
   setCurrentDetails,
   upsertSearchAttributes,
@@ -60,6 +61,8 @@ export class RunControl {
   readonly metrics: IterationMetrics[];
   private child: ChildWorkflowHandle<any> | null = null;
   private readonly sent = new Map<string, string | number>();
+  /** Progress signals to the root still in flight (sent one after another). */
+  private reporting: Promise<void> = Promise.resolve();
 
   constructor(
     private readonly init: ControlInit,
@@ -184,16 +187,34 @@ export class RunControl {
     return true;
   }
 
-  /** Updates this workflow's status and tells the root. */
-  async report(report: Omit<ProgressReport, 'from'>): Promise<void> {
+  /**
+   * Updates this workflow's status and tells the root. Since patch `progress-reports-in-background` the
+   * signal to the root goes out in the background (one after another, in order) and the workflow goes on at
+   * once: an awaited signal cost a workflow-task round trip before the next activity on every report.
+   * `flush: true` waits until this and every earlier report reached the root (a workflow's last report).
+   */
+  async report(report: Omit<ProgressReport, 'from'>, options: { flush?: boolean } = {}): Promise<void> {
     this.apply({ ...report, from: workflowInfo().workflowId });
-    if (this.init.root) {
+    const root = this.init.root;
+    if (!root) return;
+    const send = async (): Promise<void> => {
       try {
-        await getExternalWorkflowHandle(this.init.root).signal(progressSignal, { ...report, from: workflowInfo().workflowId });
+        await getExternalWorkflowHandle(root).signal(progressSignal, { ...report, from: workflowInfo().workflowId });
       } catch {
         // The root may have been closed (e.g. a child started alone under an old root id): progress is advisory.
       }
+    };
+    if (!patched('progress-reports-in-background')) {
+      await send();
+      return;
     }
+    this.reporting = this.reporting.then(send);
+    if (options.flush) await this.reporting;
+  }
+
+  /** Waits until every progress report so far reached the root. */
+  flushReports(): Promise<void> {
+    return this.reporting;
   }
 
   /** Sets this workflow's own stage (not reported: the root tracks its own stages). */

@@ -213,7 +213,7 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
     learningRate: o.learningRate,
     k: o.k,
   };
-  await ctl.report({ step: 'done', shards: null });
+  await ctl.report({ step: 'done', shards: null }, { flush: true });
   ctl.setStage('completed');
   return {
     iteration: t,

@@ -203,7 +203,7 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
     running = null;
     state.policy = result.policy;
     state.nextIteration = t + 1;
-    await ctl.report({ metrics: result.metrics });
+    await ctl.report({ metrics: result.metrics }, { flush: true });
     state.metrics = [...ctl.metrics];
 
     const more = state.nextIteration <= state.online.iterations && (ctl.stopAfterIteration === null || state.nextIteration <= ctl.stopAfterIteration);
@@ -230,6 +230,7 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
   ctl.setStage(stoppedEarly ? 'stopped' : 'completed');
   const iterates = ctl.metrics.filter((m) => m.iteration > 0);
   const best = iterates.reduce<IterationMetrics | null>((b, m) => (b === null || m.meanReward > b.meanReward ? m : b), null);
+  await ctl.flushReports();
   await condition(allHandlersFinished);
   return {
     run,

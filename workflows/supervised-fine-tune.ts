@@ -64,7 +64,7 @@ export async function supervisedFineTune(input: SupervisedFineTuneInput = {}): P
     checkpoint: checkpointSettings(recipe),
     engine: engineSettings(recipe),
   });
-  await ctl.report({ models: { sft: trained.model } });
+  await ctl.report({ models: { sft: trained.model } }, { flush: true });
   ctl.setStage('completed');
   return { ...trained, baseModel };
 }

@@ -59,7 +59,7 @@ export async function trainRewardModel(input: TrainRewardModelInput = {}): Promi
     checkpoint: checkpointSettings(recipe),
     engine: engineSettings(recipe),
   });
-  await ctl.report({ models: { reward: trained.model } });
+  await ctl.report({ models: { reward: trained.model } }, { flush: true });
   ctl.setStage('completed');
   return trained;
 }
