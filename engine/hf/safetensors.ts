@@ -125,6 +125,17 @@ function parseHeader(headerBytes: Uint8Array, fileSize: number, file: string): {
     }
     entries.set(name, e as HeaderEntry);
   }
+  // As the reference implementation: tensors tile the data section without gaps or overlaps.
+  const spans = [...entries].sort(([, a], [, b]) => a.data_offsets[0] - b.data_offsets[0] || a.data_offsets[1] - b.data_offsets[1]);
+  let expectedStart = 0;
+  for (const [name, e] of spans) {
+    if (e.data_offsets[0] !== expectedStart) {
+      throw new EngineInputError(
+        `${file}: tensor "${name}" data_offsets [${e.data_offsets[0]}, ${e.data_offsets[1]}] ${e.data_offsets[0] < expectedStart ? 'overlap the previous tensor' : 'leave a gap after the previous tensor'} (expected start ${expectedStart})`,
+      );
+    }
+    expectedStart = e.data_offsets[1];
+  }
   return { entries, dataStart, metadata };
 }
 
