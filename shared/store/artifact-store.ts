@@ -87,6 +87,9 @@ export function createS3Client(s3: Pick<S3Settings, 'endpoint' | 'region' | 'for
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
     maxAttempts: 3,
+    // A held connection must not hang an activity until its heartbeat times out: give up on a socket that
+    // stays silent (idle, not total time, so large streamed transfers are fine) and retry.
+    requestHandler: { connectionTimeout: 10_000, requestTimeout: 60_000 },
     ...(s3.endpoint !== undefined ? { endpoint: s3.endpoint } : {}),
     ...(s3.credentials !== undefined ? { credentials: s3.credentials } : {}),
   });
