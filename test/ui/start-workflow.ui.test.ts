@@ -5,7 +5,8 @@
 // services. Headless Chromium (Debian's, driven by playwright-core) opens the UI, fills the "Start Workflow"
 // form (workflow id, task queue, workflow type, one JSON input: a tiny recipe), waits on the workflow page
 // until the status reads Completed, and checks that the run's Current Details show the iteration table.
-// The screenshot goes to test-results/ui/ (git-ignored) as an artifact.
+// Screenshots go to test-results/ui/ (git-ignored) as artifacts: start-workflow.png (the workflow page,
+// User Metadata tab) and current-details.png (the details table alone).
 import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -139,6 +140,14 @@ describe('Temporal Web UI', () => {
       throw new Error(`${(err as Error).message}\n--- page ${page.url()} ---\n${await visibleText(page)}`);
     }
     await page.screenshot({ path: join(outDir, 'start-workflow.png'), fullPage: true });
+    // A second artifact with the whole table: the UI sizes the details iframe before its content settles
+    // (it may clip the last row), so grow it to its content for this picture.
+    const frame = page.locator(`iframe[title="output"][src*="${workflowId}"]`);
+    await frame.evaluate((el) => {
+      const iframe = el as unknown as { style: { height: string }; contentDocument: { documentElement: { scrollHeight: number } } | null };
+      iframe.style.height = `${(iframe.contentDocument?.documentElement.scrollHeight ?? 200) + 16}px`;
+    });
+    await frame.screenshot({ path: join(outDir, 'current-details.png') });
     await page.close();
 
     // The table the UI shows is the run's: one row per evaluated policy (SFT, then each iteration), the
