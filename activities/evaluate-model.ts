@@ -48,11 +48,14 @@ export function evaluateModel(deps: Deps, models: ModelCache) {
       onProgress: (p) => heartbeat({ phase: 'generate', done: p.done, total: p.total }),
     });
     const responses = generations.map((g) => g.responses[0] ?? '');
-    const logprobs = generations.map((g) => g.logprobs[0] ?? 0);
     const items = prompts.map((prompt, i) => ({ prompt, response: responses[i] as string }));
 
+    // Both sides of the KL estimate score the same token sequences (prompt ++ response ++ eos) with
+    // logProbs: the sampler's own log-probs cover a different sequence when a response was cut at
+    // maxNewTokens or at a stop string, which would bias log π − log π_ref.
     heartbeat({ phase: 'reference', prompts: prompts.length });
-    const refLogprobs = input.reference === input.policy ? logprobs : await (await models.policy(input.reference, input.engine)).logProbs(items, { signal });
+    const refLogprobs = await (await models.policy(input.reference, input.engine)).logProbs(items, { signal });
+    const logprobs = input.reference === input.policy ? refLogprobs : await policy.logProbs(items, { signal });
 
     heartbeat({ phase: 'score', prompts: prompts.length });
     const rm = await models.rewardModel(input.rewardModel, input.engine);
