@@ -30,9 +30,11 @@ const base = chaosRecipe(4242, ITERATIONS);
 /** chaosRecipe with enough DPO steps (≥ 3 checkpoint intervals) to kill the trainer between checkpoints. */
 const RECIPE: RecipeInput = {
   ...base,
-  online: { ...base.online, epochs: 24, batchSize: 2 },
+  // Longer generations (and 8-prompt shards) give the kill a window during generation.
+  online: { ...base.online, promptsPerIteration: 16, maxNewTokens: 24, epochs: 12, batchSize: 2 },
   execution: {
     ...base.execution,
+    shardSize: 8,
     checkpointEverySteps: CHECKPOINT_EVERY,
     searchAttributes: false,
     // A killed worker's attempt is noticed by its heartbeat timeout: keep it short.
@@ -78,6 +80,8 @@ afterAll(async () => {
 interface Pending {
   workflowId: string;
   attempt: number;
+  /** Running on a worker (not waiting in the queue). */
+  started: boolean;
   details: Record<string, unknown> | undefined;
 }
 
@@ -96,13 +100,13 @@ async function pendingActivity(pipelineId: string, type: string): Promise<Pendin
       if (a.activityType?.name !== type) continue;
       const payload = a.heartbeatDetails?.payloads?.[0];
       const details = payload ? (client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as Record<string, unknown>) : undefined;
-      return { workflowId, attempt: a.attempt ?? 1, details };
+      return { workflowId, attempt: a.attempt ?? 1, started: a.lastStartedTime != null && Number(a.state) === 2 /* PENDING_ACTIVITY_STATE_STARTED */, details };
     }
   }
   return undefined;
 }
 
-async function waitFor<T>(what: string, timeoutMs: number, done: Promise<unknown>, probe: () => Promise<T | undefined>): Promise<T> {
+async function waitFor<T>(what: string, timeoutMs: number, done: Promise<unknown>, probe: () => Promise<T | undefined>, everyMs = 100): Promise<T> {
   let finished = false;
   void done.finally(() => (finished = true)).catch(() => undefined);
   const deadline = Date.now() + timeoutMs;
@@ -111,7 +115,7 @@ async function waitFor<T>(what: string, timeoutMs: number, done: Promise<unknown
     if (v !== undefined) return v;
     if (finished) throw new Error(`the pipeline finished before ${what}`);
     if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(100);
+    await sleep(everyMs);
   }
 }
 
@@ -123,6 +127,20 @@ async function runPipeline(workflowId: string, run: string): Promise<{ result: P
     args: [{ run, ...RECIPE, execution: { ...RECIPE.execution, taskQueues: queues } }],
   });
   return { result: handle.result(), runId: handle.firstExecutionRunId };
+}
+
+/** Attempts of each activity type that finished in a workflow's history (ActivityTaskStarted records the last). */
+async function attempts(workflowId: string, type: string): Promise<number[]> {
+  const history = await client.workflow.getHandle(workflowId).fetchHistory();
+  const types = new Map<string, string>();
+  const out: number[] = [];
+  for (const ev of history.events ?? []) {
+    const sched = ev.activityTaskScheduledEventAttributes;
+    if (sched) types.set(String(ev.eventId), sched.activityType?.name ?? '');
+    const started = ev.activityTaskStartedEventAttributes;
+    if (started && types.get(String(started.scheduledEventId)) === type) out.push(started.attempt ?? 1);
+  }
+  return out;
 }
 
 /** Rows of every generations / scores / pairs JSONL entry, keyed by relative path, sorted (as JSON lines). */
@@ -170,11 +188,12 @@ describe('crash equivalence (worker processes SIGKILLed mid-generation and mid-D
     const t1 = Date.now();
     const b = await runPipeline(workflowId, run);
 
-    // --- generation: kill once a generateShard attempt has reported progress.
+    // --- generation: kill once a generateShard attempt runs on the inference worker (polled tightly: a shard
+    // of the tiny model takes well under a second).
     const gen = await waitFor('a generateShard in progress', 240_000, b.result, async () => {
       const p = await pendingActivity(workflowId, 'generateShard');
-      return p?.details && typeof p.details.done === 'number' ? p : undefined;
-    });
+      return p?.started ? p : undefined;
+    }, 10);
     // The freshest progress before the kill (heartbeats are throttled; poll once more without waiting).
     const genLast = (await pendingActivity(workflowId, 'generateShard')) ?? gen;
     expect(await pool.kill('inference')).toBe(true);
@@ -209,24 +228,12 @@ describe('crash equivalence (worker processes SIGKILLed mid-generation and mid-D
     const secondsB = (Date.now() - t1) / 1000;
     expect(pool.unexpectedExits).toEqual([]);
 
-    // Identical artifacts.
     const artifactsB = await collectArtifacts(store, run);
     const cmp = compareArtifacts(artifactsA, artifactsB);
-    expect(cmp.differences).toEqual([]);
-    expect(artifactsB.corrupt).toEqual([]);
-    expect(cmp.missingRows).toBe(0);
-    expect(cmp.duplicateRows).toBe(0);
     const finalB = (await store.requireManifest(layout.model(run, ITERATIONS))).entries.find((e) => e.key === 'model.safetensors')?.sha256;
-    expect(finalB).toBe(finalA);
-    expect(datasetRows(artifactsB)).toEqual(datasetRows(artifactsA));
-    expect(datasetRows(artifactsA).size).toBeGreaterThanOrEqual(ITERATIONS * 3); // generations, scores (per shard) and pairs
-    const linesB = await datasetLines(run);
-    expect([...linesB.keys()].sort()).toEqual([...linesA.keys()].sort());
-    for (const [key, rows] of linesA) {
-      const other = linesB.get(key) ?? [];
-      expect(other, key).toEqual(rows);
-      expect(new Set(other).size, `${key}: duplicate rows`).toBe(other.length);
-    }
+    // The kills hit running attempts: each activity was retried.
+    const genAttempts = await attempts(gen.workflowId, 'generateShard');
+    const trainAttempts = await attempts(train.workflowId, 'trainDpo');
 
     // Work redone. Training: the retry resumed from the latest checkpoint committed before the kill.
     const trained = (await store.requireManifest(layout.model(run, iteration))).meta.result as TrainedModel;
@@ -238,9 +245,10 @@ describe('crash equivalence (worker processes SIGKILLed mid-generation and mid-D
         crashEquivalence: {
           uninterruptedSeconds: Math.round(secondsA * 10) / 10,
           crashedSeconds: Math.round(secondsB * 10) / 10,
-          generation: { activity: gen.workflowId, attemptKilled: gen.attempt, promptsDoneAtKill: genDoneAtKill, resumedFromPrompt: genResumedFrom, resumedChunks: resumeChunks.length, promptsRegenerated, chunkSize: GENERATION_CHUNK },
+          generation: { activity: gen.workflowId, attempts: genAttempts, attemptKilled: gen.attempt, promptsDoneAtKill: genDoneAtKill, resumedFromPrompt: genResumedFrom, resumedChunks: resumeChunks.length, promptsRegenerated, chunkSize: GENERATION_CHUNK },
           training: {
             iteration,
+            attempts: trainAttempts,
             stepAtKill,
             committedCheckpointAtKill: committedAtKill?.step ?? null,
             resumedFromStep: trained.resumedFromStep,
@@ -248,11 +256,30 @@ describe('crash equivalence (worker processes SIGKILLed mid-generation and mid-D
             checkpointEverySteps: CHECKPOINT_EVERY,
             totalSteps: trained.steps,
           },
-          finalPolicySha256: finalB,
+          finalPolicySha256: { uninterrupted: finalA, crashed: finalB },
+          differences: cmp.differences,
           identicalEntries: [...artifactsB.manifests.values()].reduce((n, m) => n + m.size, 0),
         },
       }),
     );
+    expect(Math.max(...genAttempts), `generateShard attempts ${genAttempts}`).toBeGreaterThanOrEqual(2);
+    expect(Math.max(...trainAttempts), `trainDpo attempts ${trainAttempts}`).toBeGreaterThanOrEqual(2);
+    // Identical artifacts.
+    expect(cmp.differences).toEqual([]);
+    expect(artifactsB.corrupt).toEqual([]);
+    expect(cmp.missingRows).toBe(0);
+    expect(cmp.duplicateRows).toBe(0);
+    expect(finalB).toBe(finalA);
+    expect(datasetRows(artifactsB)).toEqual(datasetRows(artifactsA));
+    expect(datasetRows(artifactsA).size).toBeGreaterThanOrEqual(ITERATIONS * 3); // generations, scores (per shard) and pairs
+    const linesB = await datasetLines(run);
+    expect([...linesB.keys()].sort()).toEqual([...linesA.keys()].sort());
+    for (const [key, rows] of linesA) {
+      const other = linesB.get(key) ?? [];
+      expect(other, key).toEqual(rows);
+      expect(new Set(other).size, `${key}: duplicate rows`).toBe(other.length);
+    }
+
     expect(trained.resumedFromStep).toBe(committedAtKill?.step);
     expect(trained.resumedFromStep).toBeGreaterThan(0);
     expect(trainRedone).toBeLessThanOrEqual(CHECKPOINT_EVERY);
