@@ -5,7 +5,7 @@
 // one checkpoint interval: for training, the step reached at the kill vs the step the retry resumed from;
 // for generation, the prompts generated before the kill that the retry generated again vs the chunk size.
 // Real worker processes (workers/main.ts --queues <role>, chaos/worker-pool.ts) on the test services.
-import { mkdir, mkdtemp, rm } from 'node:fs/promises';
+import { cp, mkdir, mkdtemp, rm, symlink } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -19,6 +19,7 @@ import { collectArtifacts, compareArtifacts, type RunArtifacts } from '../../cha
 import { chaosRecipe } from '../../chaos/harness';
 import { workerPool, type WorkerPool } from '../../chaos/worker-pool';
 import { writeWorkflowBundle } from '../../deploy/docker/bundle-workflows';
+import { REPO_ROOT } from '../../scripts/stack';
 import { FILE, iterationName, layout, runPrefix } from '../../shared/layout';
 import type { RecipeInput } from '../../shared/recipe';
 import type { ArtifactStore } from '../../shared/store';
@@ -51,8 +52,16 @@ const queues = { control: uniqueId('ce-control'), inference: uniqueId('ce-infere
 beforeAll(async () => {
   scratch = await mkdtemp(join(tmpdir(), 'durable-rlhf-crash-eq-'));
   await mkdir(join(scratch, 'logs'));
+  // Workers (and their restarts) run a frozen copy of the code: others keep editing the checkout, and a worker
+  // restarted on newer code would compute other bytes than the uninterrupted run did.
+  const code = join(scratch, 'code');
+  for (const dir of ['activities', 'engine', 'shared', 'tasks', 'workers', 'workflows', 'report']) {
+    await cp(join(REPO_ROOT, dir), join(code, dir), { recursive: true, filter: (src) => !src.endsWith('.test.ts') });
+  }
+  for (const file of ['package.json', 'tsconfig.json']) await cp(join(REPO_ROOT, file), join(code, file));
+  await symlink(join(REPO_ROOT, 'node_modules'), join(code, 'node_modules'), 'dir');
   const bundlePath = join(scratch, 'workflow-bundle.js');
-  await writeWorkflowBundle(bundlePath);
+  await writeWorkflowBundle(bundlePath, join(code, 'workflows', 'index.ts'));
   client = await getTestClient();
   store = getTestStore();
   await store.ensureBucket();
@@ -67,6 +76,7 @@ beforeAll(async () => {
       RLHF_LOG_LEVEL: 'WARN',
     }),
     join(scratch, 'logs'),
+    join(code, 'workers', 'main.ts'),
   );
   for (const role of ['control', 'inference', 'train'] as const) pool.start(role);
 }, 180_000);
