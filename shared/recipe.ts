@@ -1,7 +1,7 @@
 // Recipe options: every knob of the online iterative DPO recipe (RLHF Workflow, Xiong, Dong et al. 2024),
 // with defaults sized for the CPU demo (a tiny byte-level Llama on the `sort-digits` task; `{}` runs in
-// about 2.5 minutes on 2 CPU cores, and the held-out gold score rises over the 3 iterations: 0.60 SFT →
-// 0.63 → 0.63 → 0.66 in our run). The paper's value
+// about 2 minutes on 2 CPU cores; gold on 2048 held-out prompts in our run: SFT 0.603, offline DPO 0.607,
+// online iterations 0.602 → 0.613 → 0.622). The paper's value
 // is given next to each default as "paper: ...". `resolveRecipe(input)` merges a partial input over the
 // defaults, rejects unknown keys and bad values with messages that name the field, and returns the full
 // options. Pure module (no Node builtins): workflows import it.
@@ -162,7 +162,7 @@ export const RECIPE_DEFAULTS: RecipeOptions = {
     sftExamples: 2048,
     preferencePairs: 4096,
     promptPool: 0,
-    evalPrompts: 64,
+    evalPrompts: 2048, // held-out pool; large so the gold mean has a standard error of ≈ 0.007
     sftUri: null,
     preferencesUri: null,
     promptsUri: null,
@@ -237,7 +237,7 @@ export const RECIPE_DEFAULTS: RecipeOptions = {
     weightDecay: 0,
     maxGradNorm: 1,
   },
-  evaluation: { prompts: 64, temperature: 1, maxNewTokens: 12 },
+  evaluation: { prompts: 2048, temperature: 1, maxNewTokens: 12 }, // paper: AlpacaEval-2, MT-Bench, Arena-Hard
   execution: {
     shardSize: 64,
     inferenceWindow: 4,
