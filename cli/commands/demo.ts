@@ -162,7 +162,8 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
       };
 
       const view = new LiveView(io.stdout, 30_000);
-      while (!main.done || (baseline !== null && !(baseline as Tracked).done)) {
+      // A run that ends between two refreshes still gets its baseline: the loop goes on until it is started.
+      while (!main.done || (withBaseline && baseline === null) || (baseline !== null && !(baseline as Tracked).done)) {
         if (workerError) throw new CliError(`worker stopped: ${oneLine(workerError)}`);
         const lines: string[] = [];
         try {
