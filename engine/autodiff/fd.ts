@@ -25,7 +25,8 @@ export interface FdResult {
   checked: number;
 }
 
-function rng(seed: number): () => number {
+/** Deterministic PRNG (mulberry32) for finite-difference and model tests. */
+export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
   return () => {
     a = (a + 0x6d2b79f5) >>> 0;
@@ -45,7 +46,7 @@ export async function checkGradients(
   build: (g: Graph, xs: Value[]) => Value,
   opts: { seed?: number; eps?: number; maxCoords?: number; range?: [number, number] } = {},
 ): Promise<FdResult> {
-  const rnd = rng(opts.seed ?? 1);
+  const rnd = mulberry32(opts.seed ?? 1);
   const [lo, hi] = opts.range ?? [-1, 1];
   const g = new GraphClass('float64', 'fd');
   const xs = inputs.map((i) => g.input(i.name, i.dtype ?? 'float64', i.dims ?? i.shape));

@@ -7,6 +7,9 @@ import type { Graph } from '../onnx/graph';
 import type { ort } from '../onnx/session';
 import { createSession, tensor, toNumbers } from '../onnx/session';
 import { gradName } from './train-graphs';
+import { mulberry32 } from '../autodiff/fd';
+
+export { mulberry32 };
 
 export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
   return {
@@ -29,18 +32,6 @@ export function tinyConfig(over: Partial<LlamaConfig> = {}): LlamaConfig {
     padTokenId: 0,
     extra: {},
     ...over,
-  };
-}
-
-/** Deterministic PRNG (mulberry32) for tests. */
-export function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
 }
 
