@@ -1,12 +1,11 @@
 // Stage 1 — supervised fine-tuning of the base model on demonstrations (token cross-entropy on response
 // tokens). A child of rlhfPipeline (`${pipelineId}/sft`) and startable alone: `{}` prepares the demo data,
 // initialises the demo base model and trains it.
-import { workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef, TrainedModel } from '../activities/types';
-import { promptPoolSize, type RecipeInput } from '../shared/recipe';
-import { control, train } from './activities';
-import { checkpointSettings, engineSettings, resolveOrFail, runNameOrFail } from './common';
-import { RunControl } from './control';
+import type { RecipeInput } from '../shared/recipe';
+import { train } from './activities';
+import { checkpointSettings, engineSettings } from './common';
+import { demoBaseModel, openStage, prepareRunData } from './stage';
 
 export interface SupervisedFineTuneInput {
   /** Run name (artifact prefix runs/<run>/); default: the workflow id. */
@@ -25,35 +24,11 @@ export interface SupervisedFineTuneResult extends TrainedModel {
 }
 
 export async function supervisedFineTune(input: SupervisedFineTuneInput = {}): Promise<SupervisedFineTuneResult> {
-  const recipe = resolveOrFail(input.recipe);
-  const run = runNameOrFail(input.run);
+  const stage = openStage(input, 'sft');
+  const { recipe, run, ctl } = stage;
   const exec = recipe.execution;
-  const ctl = new RunControl({
-    workflow: workflowInfo().workflowType,
-    run,
-    iterations: recipe.online.iterations,
-    root: input.root ?? null,
-    searchAttributes: exec.searchAttributes,
-  }).install();
-  ctl.setStage('sft');
-
-  let data = input.data ?? null;
-  if (!data) {
-    await ctl.gate();
-    const prepared = await control(exec, `prepare data for ${run}`).prepareData({
-      run,
-      seed: recipe.seed,
-      data: recipe.data,
-      poolSize: promptPoolSize(recipe),
-      shardSize: exec.shardSize,
-    });
-    data = prepared.sft;
-  }
-  let baseModel = input.baseModel ?? recipe.models.base;
-  if (!baseModel) {
-    await ctl.gate();
-    baseModel = await train(exec, `initialise demo base model for ${run}`).initBaseModel({ run, seed: recipe.seed, demo: recipe.models.demo });
-  }
+  const data = input.data ?? (await prepareRunData(stage)).sft;
+  const baseModel = input.baseModel ?? recipe.models.base ?? (await demoBaseModel(stage));
   await ctl.gate();
   const trained = await train(exec, `SFT of ${run}: lr ${recipe.sft.learningRate}, ${recipe.sft.epochs} epoch(s)`).trainSft({
     run,
