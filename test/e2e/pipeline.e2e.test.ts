@@ -13,7 +13,7 @@ import type { RecipeInput } from '../../shared/recipe';
 import { createWorkers, type RlhfWorkers } from '../../workers/main';
 import { rlhfPipeline } from '../../workflows';
 import { getTestClient, getTestConfig, getTestStore, uniqueId } from '../helpers/services';
-import { bundleWorkflows } from '../workflows/harness';
+import { bundleWorkflows, saveHistory } from '../workflows/harness';
 
 const TINY: RecipeInput = {
   data: { sftExamples: 64, preferencePairs: 64, evalPrompts: 8 },
@@ -59,6 +59,12 @@ describe('rlhfPipeline end to end (real engine, tiny model)', () => {
         args: [{ run, ...TINY, execution: { ...TINY.execution, taskQueues: queues } }],
       });
       const result = await handle.result();
+      // RLHF_RECORD_HISTORIES=1 refreshes the real-run replay fixtures (test/workflows/replay.test.ts):
+      // the histories of this run with the real engine, the pipeline and each of its children.
+      if (process.env.RLHF_RECORD_HISTORIES === '1') {
+        const children: [string, string][] = [['rlhfPipeline', run], ['supervisedFineTune', `${run}/sft`], ['trainRewardModel', `${run}/reward-model`], ['onlineDpo', `${run}/online`], ['dpoIteration', `${run}/iter-0001`]];
+        for (const [name, wid] of children) await saveHistory(`e2e-${name}`, wid, await client.workflow.getHandle(wid).fetchHistory());
+      }
       expect(result.iterations).toBe(2);
       expect(result.metrics.map((m) => m.iteration)).toEqual([0, 1, 2]);
       for (const m of result.metrics) {

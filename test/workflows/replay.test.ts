@@ -16,7 +16,10 @@ beforeAll(async () => {
 
 describe('replay of recorded histories', () => {
   it('has a fixture for every workflow type', () => {
-    expect(files).toEqual(['dpoIteration.json', 'onlineDpo.json', 'rlhfPipeline.json', 'supervisedFineTune.json', 'trainRewardModel.json']);
+    // Mock-activity runs (test/workflows/pipeline.test.ts) and a real end-to-end run with the engine
+    // (e2e-*, recorded by test/e2e/pipeline.e2e.test.ts with RLHF_RECORD_HISTORIES=1).
+    const types = ['dpoIteration', 'onlineDpo', 'rlhfPipeline', 'supervisedFineTune', 'trainRewardModel'];
+    expect(files).toEqual([...types.map((t) => `e2e-${t}.json`), ...types.map((t) => `${t}.json`)].sort());
   });
 
   it.each(files)('%s replays without non-determinism', async (file) => {
