@@ -33,10 +33,11 @@ export interface EngineBenchOptions {
 
 export const BENCH_MODEL = {
   architecture: 'LlamaForCausalLM' as const,
-  hidden_size: 256,
-  intermediate_size: 768,
-  num_hidden_layers: 4,
-  num_attention_heads: 4,
+  // ~9.7M parameters (the "~10M-parameter model"): GQA with 6 heads / 2 KV heads of dim 64.
+  hidden_size: 384,
+  intermediate_size: 1024,
+  num_hidden_layers: 6,
+  num_attention_heads: 6,
   num_key_value_heads: 2,
   max_position_embeddings: 512,
   tokenizer: 'byte' as const,
