@@ -63,7 +63,8 @@ export function toolCacheDir(name: ToolName, env: Env = process.env): string {
   return join(cacheRoot(env), 'bin', `${name}-${TOOLS[name].version}`);
 }
 
-function isExecutable(path: string): boolean {
+/** Whether `path` is an executable file. */
+export function isExecutable(path: string): boolean {
   try {
     accessSync(path, constants.X_OK);
     return true;
@@ -72,7 +73,8 @@ function isExecutable(path: string): boolean {
   }
 }
 
-function whichAll(command: string, env: Env): string[] {
+/** Every executable named `command` on PATH, in PATH order. */
+export function whichAll(command: string, env: Env = process.env): string[] {
   return (env.PATH ?? '')
     .split(delimiter)
     .filter(Boolean)
