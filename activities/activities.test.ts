@@ -176,10 +176,9 @@ describe('activities (real engine, test S3)', () => {
     expect(await store.isCommitted(layout.model(run, 'sft'))).toBe(true);
   });
 
-  it('training honours cancellation (CancelledFailure), committing nothing', async () => {
-    const { run, base } = await setupRun();
-    const env = new MockActivityEnvironment();
-    const pending = env.run(acts.train.trainSft, {
+  /** An SFT long enough (50 epochs, batch 1, no checkpoint in reach) to be interrupted mid-training. */
+  function startLongSft(env: MockActivityEnvironment, run: string, base: Awaited<ReturnType<typeof setupRun>>['base']) {
+    return env.run(acts.train.trainSft, {
       run,
       baseModel: base,
       data: layout.sftData(run),
@@ -188,6 +187,12 @@ describe('activities (real engine, test S3)', () => {
       checkpoint: { everySteps: 1000, everySeconds: 3600 },
       engine: ENGINE,
     });
+  }
+
+  it('training honours cancellation (CancelledFailure), committing nothing', async () => {
+    const { run, base } = await setupRun();
+    const env = new MockActivityEnvironment();
+    const pending = startLongSft(env, run, base);
     setTimeout(() => env.cancel(), 1500);
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CancelledFailure);
@@ -208,15 +213,7 @@ describe('activities (real engine, test S3)', () => {
   it('a worker shutdown fails the attempt retryably (another worker resumes), unlike a requested cancellation', async () => {
     const { run, base } = await setupRun();
     const env = new MockActivityEnvironment();
-    const pending = env.run(acts.train.trainSft, {
-      run,
-      baseModel: base,
-      data: layout.sftData(run),
-      hyper: { ...RECIPE_DEFAULTS.sft, epochs: 50, batchSize: 1 },
-      seed: 1,
-      checkpoint: { everySteps: 1000, everySeconds: 3600 },
-      engine: ENGINE,
-    });
+    const pending = startLongSft(env, run, base);
     setTimeout(() => env.cancel('WORKER_SHUTDOWN'), 1500);
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
