@@ -52,20 +52,16 @@ export async function trainSft(opts: TrainSftOptions): Promise<TrainResult> {
   const tok = loadTokenizer(opts.modelDir);
   const { examples, counts } = tokenizeSftRows(tok, opts.rows, opts.hyper);
   const objective = sftObjective(model.config, sessionChoice(opts));
-  try {
-    return await runTraining({
-      kind: 'sft',
-      model,
-      items: examples,
-      objective,
-      hyper: opts.hyper,
-      common: opts,
-      fingerprintParts: [examples],
-      metrics: countMetrics(counts),
-    });
-  } finally {
-    await objective.release();
-  }
+  return await runTraining({
+    kind: 'sft',
+    model,
+    items: examples,
+    objective,
+    hyper: opts.hyper,
+    common: opts,
+    fingerprintParts: [examples],
+    metrics: countMetrics(counts),
+  });
 }
 
 /**
@@ -84,20 +80,16 @@ export async function trainRewardModel(opts: TrainRewardOptions): Promise<TrainR
   const tok = loadTokenizer(opts.modelDir);
   const { examples, counts } = tokenizePairRows(tok, opts.rows, opts.hyper, 'reward');
   const objective = rewardObjective(model.config, sessionChoice(opts));
-  try {
-    return await runTraining({
-      kind: 'reward',
-      model,
-      items: examples,
-      objective,
-      hyper: opts.hyper,
-      common: opts,
-      fingerprintParts: [examples],
-      metrics: countMetrics(counts),
-    });
-  } finally {
-    await objective.release();
-  }
+  return await runTraining({
+    kind: 'reward',
+    model,
+    items: examples,
+    objective,
+    hyper: opts.hyper,
+    common: opts,
+    fingerprintParts: [examples],
+    metrics: countMetrics(counts),
+  });
 }
 
 function validateDpoHyper(h: DpoHyper): void {
@@ -151,19 +143,15 @@ export async function trainDpo(opts: TrainDpoOptions): Promise<TrainResult> {
     { beta: opts.hyper.beta, labelSmoothing: opts.hyper.labelSmoothing, rpoAlpha: opts.hyper.rpoAlpha, lossType: opts.hyper.lossType },
     sessionChoice(opts),
   );
-  try {
-    return await runTraining({
-      kind: 'dpo',
-      model,
-      items,
-      objective,
-      hyper: opts.hyper,
-      common: opts,
-      fingerprintParts: [examples, Array.from(ref)],
-      extra: new Map([['reference_logps', { shape: [2 * n], data: ref }]]),
-      metrics: countMetrics(counts),
-    });
-  } finally {
-    await objective.release();
-  }
+  return await runTraining({
+    kind: 'dpo',
+    model,
+    items,
+    objective,
+    hyper: opts.hyper,
+    common: opts,
+    fingerprintParts: [examples, Array.from(ref)],
+    extra: new Map([['reference_logps', { shape: [2 * n], data: ref }]]),
+    metrics: countMetrics(counts),
+  });
 }

@@ -90,7 +90,16 @@ export function fingerprint(parts: unknown[]): string {
 }
 
 /** Run (or resume) the loop; saves the final model to common.outDir and returns the loss curve and metrics. */
+/** Runs the training loop; it owns `input.objective` and releases it however the loop ends. */
 export async function runTraining<I>(input: LoopInput<I>): Promise<TrainResult> {
+  try {
+    return await trainLoop(input);
+  } finally {
+    await input.objective.release();
+  }
+}
+
+async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
   const { hyper, common, items, objective } = input;
   validateHyper(hyper);
   if (items.length === 0) throw new EngineInputError(`${input.kind}: no training rows left after tokenization and truncation`);
