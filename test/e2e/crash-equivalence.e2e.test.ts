@@ -89,6 +89,7 @@ afterAll(async () => {
 
 interface Pending {
   workflowId: string;
+  activityId: string;
   attempt: number;
   /** Running on a worker (not waiting in the queue). */
   started: boolean;
@@ -96,7 +97,7 @@ interface Pending {
 }
 
 /** The pending activity of `type` in the run's iteration workflows (with its last heartbeat details), if any. */
-async function pendingActivity(pipelineId: string, type: string): Promise<Pending | undefined> {
+async function pendingActivity(pipelineId: string, type: string, activityId?: string): Promise<Pending | undefined> {
   for (let t = 1; t <= ITERATIONS; t++) {
     const workflowId = `${pipelineId}/${iterationName(t)}`;
     let description;
@@ -107,10 +108,10 @@ async function pendingActivity(pipelineId: string, type: string): Promise<Pendin
     }
     if (description.status.name !== 'RUNNING') continue;
     for (const a of description.raw.pendingActivities ?? []) {
-      if (a.activityType?.name !== type) continue;
+      if (a.activityType?.name !== type || (activityId !== undefined && a.activityId !== activityId)) continue;
       const payload = a.heartbeatDetails?.payloads?.[0];
       const details = payload ? (client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as Record<string, unknown>) : undefined;
-      return { workflowId, attempt: a.attempt ?? 1, started: a.lastStartedTime != null && Number(a.state) === 2 /* PENDING_ACTIVITY_STATE_STARTED */, details };
+      return { workflowId, activityId: a.activityId ?? '', attempt: a.attempt ?? 1, started: a.lastStartedTime != null && Number(a.state) === 2 /* PENDING_ACTIVITY_STATE_STARTED */, details };
     }
   }
   return undefined;
@@ -199,20 +200,34 @@ describe('crash equivalence (worker processes SIGKILLed mid-generation and mid-D
     const b = await runPipeline(workflowId, run);
 
     // --- generation: kill once a generateShard attempt runs on the inference worker (polled tightly: a shard
-    // of the tiny model takes well under a second).
-    const gen = await waitFor('a generateShard in progress', 240_000, b.result, async () => {
-      const p = await pendingActivity(workflowId, 'generateShard');
-      return p?.started ? p : undefined;
-    }, 10);
-    // The freshest progress before the kill (heartbeats are throttled; poll once more without waiting).
-    const genLast = (await pendingActivity(workflowId, 'generateShard')) ?? gen;
-    expect(await pool.kill('inference')).toBe(true);
-    const genDoneAtKill = Math.max(Number(gen.details?.done ?? 0), Number(genLast.details?.done ?? 0));
-    // What the retry resumes from: the heartbeat details the server keeps for the next attempt.
-    const genAfter = await pendingActivity(workflowId, 'generateShard');
-    const resumeChunks = (genAfter?.details?.chunks as unknown[] | undefined) ?? [];
-    const genResumedFrom = Array.isArray(genAfter?.details?.chunks) ? Number(genAfter?.details?.done ?? 0) : 0;
-    pool.start('inference');
+    // of the tiny model takes well under a second). A kill can land just after the attempt finished (its
+    // completion already reached the server): then the shard is not pending any more, and the next shard
+    // (of this iteration or the next) is the target. Each miss is counted and printed.
+    let killedGen: { gen: Pending & { activityId: string }; genDoneAtKill: number; genResumedFrom: number; resumeChunks: unknown[] } | undefined;
+    const missedGen: string[] = [];
+    while (!killedGen) {
+      const gen = await waitFor('a generateShard in progress', 240_000, b.result, async () => {
+        const p = await pendingActivity(workflowId, 'generateShard');
+        return p?.started && !missedGen.includes(`${p.workflowId}#${p.activityId}`) ? p : undefined;
+      }, 10);
+      // The freshest progress before the kill (heartbeats are throttled; poll once more without waiting).
+      const genLast = (await pendingActivity(workflowId, 'generateShard')) ?? gen;
+      expect(await pool.kill('inference')).toBe(true);
+      // A completion sent just before the kill reaches the server within a moment.
+      await sleep(500);
+      const genAfter = await pendingActivity(workflowId, 'generateShard', gen.activityId);
+      if (genAfter && genAfter.workflowId === gen.workflowId) {
+        const genDoneAtKill = Math.max(Number(gen.details?.done ?? 0), Number(genLast.activityId === gen.activityId ? (genLast.details?.done ?? 0) : 0));
+        // What the retry resumes from: the heartbeat details the server keeps for the next attempt.
+        const resumeChunks = (genAfter.details?.chunks as unknown[] | undefined) ?? [];
+        const genResumedFrom = Array.isArray(genAfter.details?.chunks) ? Number(genAfter.details?.done ?? 0) : 0;
+        killedGen = { gen, genDoneAtKill, genResumedFrom, resumeChunks };
+      } else {
+        missedGen.push(`${gen.workflowId}#${gen.activityId}`);
+      }
+      pool.start('inference');
+    }
+    const { gen, genDoneAtKill, genResumedFrom, resumeChunks } = killedGen;
 
     // --- training: kill during trainDpo once one of its checkpoints is committed in S3.
     const seenTrain: unknown[] = [];
@@ -255,7 +270,7 @@ describe('crash equivalence (worker processes SIGKILLed mid-generation and mid-D
         crashEquivalence: {
           uninterruptedSeconds: Math.round(secondsA * 10) / 10,
           crashedSeconds: Math.round(secondsB * 10) / 10,
-          generation: { activity: gen.workflowId, attempts: genAttempts, attemptKilled: gen.attempt, promptsDoneAtKill: genDoneAtKill, resumedFromPrompt: genResumedFrom, resumedChunks: resumeChunks.length, promptsRegenerated, chunkSize: GENERATION_CHUNK },
+          generation: { activity: gen.workflowId, killsAfterCompletion: missedGen, attempts: genAttempts, attemptKilled: gen.attempt, promptsDoneAtKill: genDoneAtKill, resumedFromPrompt: genResumedFrom, resumedChunks: resumeChunks.length, promptsRegenerated, chunkSize: GENERATION_CHUNK },
           training: {
             iteration,
             attempts: trainAttempts,
