@@ -1,11 +1,13 @@
 // Local copies of committed model folders and loaded models, reused across activity calls of one worker
 // process (a shard after shard of the same iteration loads the policy once). A copy is keyed by the
-// manifest's bytes, so a re-committed prefix is downloaded again.
+// manifest's bytes, so a re-committed prefix is downloaded again. The copies on disk are bounded
+// (model-dirs.ts): least recently used ones beyond RLHF_MODEL_CACHE_KEEP are removed.
 import { existsSync } from 'node:fs';
 import { mkdir, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { EngineOptions, PolicyModel, RewardModel } from '../engine/api';
 import { canonicalJson } from '../shared/store';
+import { COMPLETE, markUsed, pruneModelDirs } from './model-dirs';
 import { hashText, keepAlive, type Deps } from './support';
 import type { ArtifactRef, EngineSettings } from './types';
 
@@ -13,6 +15,17 @@ interface Loaded<M> {
   key: string;
   model: Promise<M>;
 }
+
+/** Copies used this recently are never removed (a load in progress in another process sharing the folder). */
+const PRUNE_GRACE_MS = 30 * 60_000;
+
+/** Folders loaded or being downloaded by any ModelCache of this process (the inference and train caches share the folder). */
+const inUse = new Map<string, number>();
+const hold = (dir: string, delta: 1 | -1): void => {
+  const n = (inUse.get(dir) ?? 0) + delta;
+  if (n > 0) inUse.set(dir, n);
+  else inUse.delete(dir);
+};
 
 export class ModelCache {
   private readonly downloads = new Map<string, Promise<string>>();
@@ -31,19 +44,29 @@ export class ModelCache {
     const key = hashText(`${store.bucket}/${prefix}\n${canonicalJson(manifest)}`).slice(0, 24);
     let pending = this.downloads.get(key);
     if (!pending) {
+      const root = join(this.deps.scratchDir, 'models');
+      const dir = join(root, key);
       pending = (async () => {
-        const dir = join(this.deps.scratchDir, 'models', key);
-        if (existsSync(join(dir, '.complete'))) return dir;
-        const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
-        await mkdir(tmp, { recursive: true });
-        await keepAlive({ phase: 'download', key: store.uri(prefix) }, store.downloadDir(prefix, tmp));
-        await mkdir(join(tmp, '.complete'), { recursive: true });
-        await rm(dir, { recursive: true, force: true });
-        await rename(tmp, dir);
-        return dir;
+        hold(dir, 1);
+        try {
+          if (!existsSync(join(dir, COMPLETE))) {
+            const tmp = `${dir}.tmp-${process.pid}-${Date.now()}`;
+            await mkdir(tmp, { recursive: true });
+            await keepAlive({ phase: 'download', key: store.uri(prefix) }, store.downloadDir(prefix, tmp));
+            await mkdir(join(tmp, COMPLETE), { recursive: true });
+            await rm(dir, { recursive: true, force: true });
+            await rename(tmp, dir);
+          }
+          await markUsed(dir);
+          await pruneModelDirs(root, { keep: this.deps.raw.config.worker.modelCacheKeep, graceMs: PRUNE_GRACE_MS, inUse: new Set(inUse.keys()) });
+          return dir;
+        } finally {
+          hold(dir, -1);
+        }
       })();
+      // Concurrent callers share one download; a later call checks the disk again (the copy may have been pruned).
       this.downloads.set(key, pending);
-      pending.catch(() => this.downloads.delete(key));
+      void pending.finally(() => this.downloads.delete(key)).catch(() => undefined);
     }
     return pending;
   }
@@ -78,10 +101,15 @@ export class ModelCache {
       set([hit, ...list.filter((l) => l !== hit)]);
       return hit.model;
     }
+    const dir = key.split('|')[0] ?? key;
+    hold(dir, 1);
     const entry: Loaded<M> = { key, model: load() };
-    entry.model.catch(() => set(list.filter((l) => l !== entry)));
+    entry.model.catch(() => {
+      hold(dir, -1);
+      set(list.filter((l) => l !== entry));
+    });
     const next = [entry, ...list];
-    for (const old of next.splice(keep)) void old.model.then((m) => m.release()).catch(() => undefined);
+    for (const old of next.splice(keep)) void releaseLoaded(old);
     set(next);
     return entry.model;
   }
@@ -91,8 +119,15 @@ export class ModelCache {
     const all = [...this.policies, ...this.rewardModels];
     this.policies = [];
     this.rewardModels = [];
-    await Promise.allSettled(all.map((l) => l.model.then((m) => m.release())));
+    await Promise.allSettled(all.map((l: Loaded<{ release(): Promise<void> }>) => releaseLoaded(l)));
   }
+}
+
+async function releaseLoaded<M extends { release(): Promise<void> }>(l: Loaded<M>): Promise<void> {
+  const m = await l.model.catch(() => undefined);
+  if (!m) return; // a failed load already let go of its folder
+  hold(l.key.split('|')[0] ?? l.key, -1);
+  await m.release().catch(() => undefined);
 }
 
 function options(s: EngineSettings): EngineOptions {

@@ -30,6 +30,7 @@ export const DEFAULTS = {
   trainQueue: 'rlhf-train',
   shutdownGraceTime: '60s',
   maxCachedWorkflows: 100,
+  modelCacheKeep: 4,
   concurrency: { control: 8, inference: 1, train: 1 },
 } as const;
 
@@ -84,6 +85,8 @@ export interface WorkerSettings {
   maxCachedWorkflows: number;
   /** maxConcurrentActivityTaskExecutions per queue. */
   maxConcurrentActivities: Record<QueueRole, number>;
+  /** Local model copies kept in <scratch>/models beyond those in use (RLHF_MODEL_CACHE_KEEP). */
+  modelCacheKeep: number;
 }
 
 export interface RlhfConfig {
@@ -252,6 +255,7 @@ function readConfig(env: Env): RlhfConfig {
         inference: readInt(env, 'RLHF_INFERENCE_CONCURRENCY', 1, 1000, DEFAULTS.concurrency.inference),
         train: readInt(env, 'RLHF_TRAIN_CONCURRENCY', 1, 1000, DEFAULTS.concurrency.train),
       },
+      modelCacheKeep: readInt(env, 'RLHF_MODEL_CACHE_KEEP', 1, 1000, DEFAULTS.modelCacheKeep),
     },
   };
 }
