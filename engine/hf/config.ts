@@ -79,6 +79,9 @@ export function parseLlamaConfig(json: unknown, source = 'config.json'): LlamaCo
   const archs = c['architectures'];
   const modelType = c['model_type'];
   let architecture: LlamaArchitecture;
+  if (archs !== undefined && archs !== null && !Array.isArray(archs)) {
+    throw new EngineInputError(`${where('architectures')} must be a list such as ["LlamaForCausalLM"], got ${JSON.stringify(archs)}`);
+  }
   if (Array.isArray(archs) && archs.length > 0) {
     const a = archs[0];
     if (typeof a !== 'string' || !(SUPPORTED_ARCHITECTURES as readonly string[]).includes(a)) {

@@ -66,6 +66,9 @@ describe('config.json', () => {
     const file = join(tmp, 'bad-arch');
     writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...llama3, architectures: ['MistralForCausalLM'] }));
     expect(() => readLlamaConfig(tmp)).toThrow(/config\.json: unsupported architecture "MistralForCausalLM"/);
+    // A bare string is not read as "no architectures" (which would fall back to the causal LM).
+    writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...llama3, architectures: 'LlamaForSequenceClassification' }));
+    expect(() => readLlamaConfig(tmp)).toThrow(/config\.json: field "architectures" must be a list/);
     expect(() => readLlamaConfig(file)).toThrow(/model config not found: .*bad-arch\/config\.json/);
     expect(() => parseLlamaConfig({ ...llama3, attention_bias: true }, 'x/config.json')).toThrow(/x\/config\.json: field "attention_bias"/);
     expect(() => parseLlamaConfig({ ...llama3, mlp_bias: true })).toThrow(/mlp_bias/);
