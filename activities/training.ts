@@ -78,7 +78,9 @@ export async function runStageTraining(deps: Deps, t: TrainingRun): Promise<Trai
       outDir: join(scratch.dir, 'out'),
       engine: engineOptions(t.engine),
       signal: cancellationSignal(),
-      onProgress: (p) => heartbeat({ phase: 'train', step: p.done, total: p.total, ...(p.detail ?? {}), checkpoint: lastUploaded }),
+      // A phase before the steps (DPO's reference log-probs) reports its own counts; steps report step/total.
+      onProgress: (p) =>
+        heartbeat(typeof p.detail?.phase === 'string' ? { ...p.detail, checkpoint: lastUploaded } : { phase: 'train', step: p.done, total: p.total, ...(p.detail ?? {}), checkpoint: lastUploaded }),
       checkpoint: {
         dir: join(scratch.dir, 'checkpoints'),
         everySteps: t.checkpoint.everySteps,

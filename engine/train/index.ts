@@ -129,8 +129,10 @@ export async function trainDpo(opts: TrainDpoOptions): Promise<TrainResult> {
     const lp = await sequenceLogps(ref.config, ref.weights, [...examples.map((e) => e.chosen), ...examples.map((e) => e.rejected)], {
       ...sessionChoice(opts),
       batchSize: opts.hyper.batchSize,
-      between: async () => {
+      between: async (done) => {
         throwIfAborted(opts.signal);
+        // Visible progress for what can be long on real models (one forward of the reference per sequence).
+        opts.onProgress?.({ done: 0, total: 0, detail: { phase: 'reference-logps', sequences: done, of: 2 * n } });
         await new Promise((r) => setImmediate(r));
       },
     });

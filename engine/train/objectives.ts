@@ -156,7 +156,7 @@ export async function sequenceLogps(
   cfg: LlamaConfig,
   weights: Weights,
   examples: Example[],
-  opts: SessionChoice & { batchSize?: number; between?: () => Promise<void> } = {},
+  opts: SessionChoice & { batchSize?: number; /** After each batch, with the sequences done so far. */ between?: (done: number) => Promise<void> } = {},
 ): Promise<Float64Array> {
   const pad = cfg.padTokenId ?? cfg.eosTokenIds[0] ?? 0;
   const runner = new GraphRunner(() => buildLogProbGraph(cfg).graph, opts);
@@ -168,7 +168,7 @@ export async function sequenceLogps(
       const r = await runner.run(weights, batchFeeds(collate(chunk, pad), pad));
       const lp = r['logps']!.data as Float32Array;
       chunk.forEach((_, i) => (out[s + i] = lp[i]!));
-      await opts.between?.();
+      await opts.between?.(s + chunk.length);
     }
   } finally {
     await runner.release();

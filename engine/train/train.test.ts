@@ -217,6 +217,7 @@ describe('trainDpo', () => {
       rejected: i % 2 ? 'no way' : 'never no',
     }));
     const h: DpoHyper = { ...hyper({ epochs: 4, batchSize: 4, learningRate: 2e-2 }), beta: 0.1, labelSmoothing: 0, rpoAlpha: 0, lossType: 'sigmoid' };
+    const progress: string[] = [];
     const r = await trainDpo({
       modelDir: policyDir,
       referenceDir: policyDir,
@@ -224,8 +225,12 @@ describe('trainDpo', () => {
       hyper: h,
       outDir: join(tmp, 'dpo-out'),
       checkpoint: { dir: join(tmp, 'dpo-ck'), everySteps: 5 },
+      onProgress: (p) => progress.push(p.detail?.phase === 'reference-logps' ? `ref ${p.detail['sequences']}/${p.detail['of']}` : `step ${p.done}`),
     });
     expect(r.steps).toBe(16);
+    // Progress is visible while the reference log-probs of the 2 × 16 responses are computed (batches of 4), then per step.
+    expect(progress.slice(0, 8)).toEqual([4, 8, 12, 16, 20, 24, 28, 32].map((k) => `ref ${k}/32`));
+    expect(progress.at(-1)).toBe('step 16');
     expect(r.lossCurve[0]!.loss).toBeCloseTo(Math.log(2), 5); // policy = reference at step 1
     expect(r.finalLoss).toBeLessThan(0.5 * Math.log(2));
     const tok = loadTokenizer(policyDir);
