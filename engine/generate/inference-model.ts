@@ -1,6 +1,6 @@
 // A Hugging Face model folder loaded for inference: config, tokenizer, weights, and the ONNX Runtime
 // sessions built from them on first use (weights baked in as initializers: frozen inference lets ORT
-// pre-pack them).
+// pre-pack them; built with the single-kernel blocks of engine/model/kernels.ts).
 //
 // Sessions:
 //   decode    — KV-cache decoder: logits of the last position [B,1,V] + this call's K/V rows (present.N.*).
@@ -116,14 +116,14 @@ export class InferenceModel {
     };
     if (kind === 'decode') {
       if (headOf(cfg) !== 'lm') throw new EngineInputError(`${this.dir}: generation needs a LlamaForCausalLM model`);
-      return buildLlamaGraph(cfg, { weightsAs: 'initializers', weights, kvCache: { present: 'new' }, logits: 'last' }).graph.toBytes();
+      return buildLlamaGraph(cfg, { weightsAs: 'initializers', weights, inferenceKernels: true, kvCache: { present: 'new' }, logits: 'last' }).graph.toBytes();
     }
     if (kind === 'reward') {
       if (headOf(cfg) !== 'score') throw new EngineInputError(`${this.dir}: scoring needs a LlamaForSequenceClassification model`);
-      return buildLlamaGraph(cfg, { weightsAs: 'initializers', weights }).graph.toBytes();
+      return buildLlamaGraph(cfg, { weightsAs: 'initializers', weights, inferenceKernels: true }).graph.toBytes();
     }
     const g = new Graph('float32', 'llama-logprobs');
-    const m = buildLlama(g, cfg, { weightsAs: 'initializers', weights, logits: 'all' });
+    const m = buildLlama(g, cfg, { weightsAs: 'initializers', weights, inferenceKernels: true, logits: 'all' });
     if (!m.logits) throw new EngineInputError(`${this.dir}: log-probs need a LlamaForCausalLM model`);
     const labels = g.input('labels', 'int64', ['batch', 'seq']);
     const lp = g.gatherElements(g.logSoftmax(m.logits, -1), g.unsqueeze(labels, [-1]), 2);

@@ -178,4 +178,30 @@ describe('Llama graph forward vs plain-JS reference', () => {
     expect(maxRelErr(toNumbers(rb['logits']!), toNumbers(ra['logits']!))).toBeLessThan(1e-5);
     await Promise.all([sa.release(), sb.release()]);
   });
+
+  it.each(cases)('inference kernels (merged projections, RMSNorm/RoPE kernels) give the same outputs as the plain graph: %s', async (_, cfg) => {
+    const w = randomWeights(cfg, 6);
+    const weights = (n: string) => Float32Array.from(w.get(n)!);
+    const plain = buildLlamaGraph(cfg, { dtype: 'float32', weightsAs: 'initializers', weights });
+    const fused = buildLlamaGraph(cfg, { dtype: 'float32', weightsAs: 'initializers', weights, inferenceKernels: true });
+    const ops = new Set(fused.graph.liveNodes().map((n) => n.opType));
+    expect(ops).toContain('SimplifiedLayerNormalization');
+    expect(ops).toContain('RotaryEmbedding');
+    const sa = await createSession(plain.graph.toBytes());
+    const sb = await createSession(fused.graph.toBytes());
+    const f = batchFeeds(rows, 5).feeds;
+    const ra = await sa.run(f);
+    const rb = await sb.run(f);
+    const out = cfg.architecture === 'LlamaForSequenceClassification' ? 'rewards' : 'logits';
+    expect(rb[out]!.dims).toEqual(ra[out]!.dims);
+    expect(maxRelErr(toNumbers(rb[out]!), toNumbers(ra[out]!))).toBeLessThan(1e-5);
+    await Promise.all([sa.release(), sb.release()]);
+  });
+
+  it('inference kernels refuse weight inputs and float64', () => {
+    const cfg = tinyConfig();
+    expect(() => buildLlamaGraph(cfg, { dtype: 'float32', inferenceKernels: true })).toThrow(/inferenceKernels/);
+    const w = randomWeights(cfg, 6);
+    expect(() => buildLlamaGraph(cfg, { dtype: 'float64', weightsAs: 'initializers', weights: (n) => w.get(n)!, inferenceKernels: true })).toThrow(/inferenceKernels/);
+  });
 });

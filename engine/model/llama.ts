@@ -14,6 +14,7 @@ import { ropeInverseFrequencies } from '../hf/config';
 import { EngineInputError } from '../hf/errors';
 import type { Dim, FloatDType, Graph, TensorData, Value } from '../onnx/graph';
 import { Graph as GraphClass, TO_END } from '../onnx/graph';
+import { mergedLinear, rmsNormKernel, rotaryKernel, rotaryTables } from './kernels';
 
 export type LlamaHead = 'lm' | 'score';
 
@@ -73,6 +74,11 @@ export interface LlamaOptions {
   logits?: 'all' | 'last' | 'none';
   /** Default from cfg.architecture. */
   head?: LlamaHead;
+  /**
+   * Frozen float32 inference only (needs weightsAs 'initializers'): build with the single-kernel blocks of
+   * kernels.ts (merged q/k/v and gate/up projections, RMSNorm and RoPE kernels). Same math; no gradients.
+   */
+  inferenceKernels?: boolean;
 }
 
 /** The values of a Llama model built into a graph. */
@@ -195,6 +201,10 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   if (weightsAs === 'initializers' && !opts.weights) {
     throw new EngineInputError('buildLlama: weightsAs "initializers" needs the weights option');
   }
+  const kernels = opts.inferenceKernels ?? false;
+  if (kernels && (weightsAs !== 'initializers' || dt !== 'float32')) {
+    throw new EngineInputError('buildLlama: inferenceKernels needs float32 weights baked in as initializers');
+  }
   const logitsMode = opts.logits ?? 'all';
   const kv = opts.kvCache || null;
   const B: Dim = DIMS.batch;
@@ -243,6 +253,14 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   const sinK = g.unsqueeze(g.sin(emb), [1]);
   const cosQ = g.unsqueeze(cosK, [1]); // [B,1,1,T,hd]
   const sinQ = g.unsqueeze(sinK, [1]);
+  let ropeTables: { cos: Value; sin: Value } | undefined;
+  if (kernels) {
+    const t = rotaryTables(cfg);
+    ropeTables = { cos: g.initializer('rope.cos', dt, [t.positions, half], t.cos), sin: g.initializer('rope.sin', dt, [t.positions, half], t.sin) };
+  }
+  const norm = (x: Value, w: Value): Value => (kernels ? rmsNormKernel(g, x, w, cfg.rmsNormEps) : rmsNorm(g, x, w, cfg.rmsNormEps));
+  /** The weight data of an HF name (inference kernels merge projections at build time). */
+  const data = (name: string) => ({ data: opts.weights!(name) as ArrayLike<number>, rows: llamaWeightSpecs(cfg, head).find((s) => s.name === name)!.shape[0]! });
 
   // Additive attention bias [B,1,1,T,S]: −1e9 where the key is in the future or is padding.
   const seqLen = g.squeeze(g.shapeOf(inputIds, 1, 2), [0]); // scalar T
@@ -269,15 +287,26 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   for (let l = 0; l < cfg.numHiddenLayers; l++) {
     const p = `model.layers.${l}`;
     // Self-attention.
-    const h = rmsNorm(g, x, W(`${p}.input_layernorm.weight`), cfg.rmsNormEps);
-    let q = linear(g, h, W(`${p}.self_attn.q_proj.weight`)); // [B,T,nH*hd]
+    const h = norm(x, W(`${p}.input_layernorm.weight`));
+    let q: Value; // [B,T,nH*hd]
+    let k: Value; // [B,T,kvH*hd]
+    let v: Value;
+    if (kernels) {
+      [q, k, v] = mergedLinear(g, h, `${p}.self_attn.qkv_proj.weight`, [data(`${p}.self_attn.q_proj.weight`), data(`${p}.self_attn.k_proj.weight`), data(`${p}.self_attn.v_proj.weight`)], cfg.hiddenSize) as [Value, Value, Value];
+      q = rotaryKernel(g, q, positionIds, ropeTables!, nH);
+      k = rotaryKernel(g, k, positionIds, ropeTables!, kvH);
+    } else {
+      q = linear(g, h, W(`${p}.self_attn.q_proj.weight`));
+      k = linear(g, h, W(`${p}.self_attn.k_proj.weight`));
+      v = linear(g, h, W(`${p}.self_attn.v_proj.weight`));
+    }
     q = g.transpose(g.reshape(q, [0, 0, kvH, groups, hd]), [0, 2, 3, 1, 4]); // [B,kvH,G,T,hd]
-    let k = linear(g, h, W(`${p}.self_attn.k_proj.weight`));
     k = g.transpose(g.reshape(k, [0, 0, kvH, hd]), [0, 2, 1, 3]); // [B,kvH,T,hd]
-    let v = linear(g, h, W(`${p}.self_attn.v_proj.weight`));
     v = g.transpose(g.reshape(v, [0, 0, kvH, hd]), [0, 2, 1, 3]);
-    q = applyRope(g, q, cosQ, sinQ, half);
-    k = applyRope(g, k, cosK, sinK, half);
+    if (!kernels) {
+      q = applyRope(g, q, cosQ, sinQ, half);
+      k = applyRope(g, k, cosK, sinK, half);
+    }
     const qs = g.mul(q, scale);
     /** q·Kᵀ for K [B,kvH,S,hd] as a MatMul on a transposed view (ORT fuses it into FusedMatMul, no copy). */
     const scoresAgainst = (keys: Value): Value => g.matmul(qs, g.transpose(g.unsqueeze(keys, [2]), [0, 1, 2, 4, 3]));
@@ -304,13 +333,14 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
     x = g.add(x, linear(g, merged, W(`${p}.self_attn.o_proj.weight`)));
 
     // SwiGLU MLP.
-    const h2 = rmsNorm(g, x, W(`${p}.post_attention_layernorm.weight`), cfg.rmsNormEps);
-    const gate = linear(g, h2, W(`${p}.mlp.gate_proj.weight`));
-    const up = linear(g, h2, W(`${p}.mlp.up_proj.weight`));
+    const h2 = norm(x, W(`${p}.post_attention_layernorm.weight`));
+    const [gate, up] = kernels
+      ? (mergedLinear(g, h2, `${p}.mlp.gate_up_proj.weight`, [data(`${p}.mlp.gate_proj.weight`), data(`${p}.mlp.up_proj.weight`)], cfg.hiddenSize) as [Value, Value])
+      : [linear(g, h2, W(`${p}.mlp.gate_proj.weight`)), linear(g, h2, W(`${p}.mlp.up_proj.weight`))];
     const act = swiglu(g, gate, up);
     x = g.add(x, linear(g, act, W(`${p}.mlp.down_proj.weight`)));
   }
-  const hidden = rmsNorm(g, x, W('model.norm.weight'), cfg.rmsNormEps);
+  const hidden = norm(x, W('model.norm.weight'));
 
   const model: LlamaModel = {
     graph: g,
