@@ -2,7 +2,9 @@
 // (8 pairs × 128 tokens) for a small Llama with the byte vocabulary, plus peak RSS; the same workloads in
 // PyTorch + transformers (bench/engine_torch.py) where a Python with torch is available, and the ratios.
 //
-//   npx tsx bench/engine.ts [--threads 1] [--new-tokens 128] [--no-torch] [--json out.json]
+//   npx tsx bench/engine.ts [--threads 1] [--new-tokens 128] [--no-torch] [--only b1,b16,dpo] [--json out.json]
+//
+// --only (BENCH_ONLY for `npm run bench -- engine`) runs a subset on both sides, to iterate on one figure.
 //
 // Goals (reported, not asserted): generation ≥ 1.5× HF generate; DPO step ≤ 0.8× PyTorch eager.
 
@@ -29,6 +31,19 @@ export interface EngineBenchOptions {
   torch?: boolean;
   python?: string;
   log?: (line: string) => void;
+  /** Subset of 'b1', 'b16', 'dpo' (default: all). */
+  only?: string[];
+}
+
+const PARTS = ['b1', 'b16', 'dpo'] as const;
+
+function parseOnly(spec: string | undefined): string[] | undefined {
+  if (!spec) return undefined;
+  const parts = spec.split(',').map((p) => p.trim()).filter(Boolean);
+  for (const p of parts) {
+    if (!(PARTS as readonly string[]).includes(p)) throw new Error(`bench engine: --only / BENCH_ONLY part "${p}" is not one of ${PARTS.join(', ')}`);
+  }
+  return parts;
 }
 
 export const BENCH_MODEL = {
@@ -110,14 +125,16 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
       load_average_1m: loadavg()[0],
       cpus: cpus().length,
     };
+    const only = new Set(o.only ?? PARTS);
+    const batches = [1, 16].filter((b) => only.has(`b${b}`));
     const generation = [];
-    for (const b of [1, 16]) {
+    for (const b of batches) {
       const g = await generationRun(dir, b, newTokens, threads);
       log(`engine generate batch ${b}: ${g.tokens_per_s.toFixed(1)} tokens/s (${g.seconds.toFixed(2)} s)`);
       generation.push(g);
     }
     result['generation'] = generation;
-    const dpo = await dpoStep(dir, threads, log);
+    const dpo = only.has('dpo') ? await dpoStep(dir, threads, log) : null;
     if (dpo) result['dpo'] = dpo;
     result['peak_rss_mb'] = Math.round(process.resourceUsage().maxRSS / 1024);
 
@@ -128,7 +145,18 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
         log(`torch baseline with ${py} …`);
         const r = spawnSync(
           py,
-          [join(ROOT, 'bench/engine_torch.py'), '--model-dir', dir, '--threads', String(threads), '--new-tokens', String(newTokens), ...(dpo ? [] : ['--skip-dpo'])],
+          [
+            join(ROOT, 'bench/engine_torch.py'),
+            '--model-dir',
+            dir,
+            '--threads',
+            String(threads),
+            '--new-tokens',
+            String(newTokens),
+            '--batches',
+            batches.join(','),
+            ...(dpo ? [] : ['--skip-dpo']),
+          ],
           { encoding: 'utf8', maxBuffer: 1 << 24 },
         );
         const line = r.stdout.trim().split('\n').at(-1) ?? '';
@@ -200,6 +228,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     newTokens: Number(process.env.BENCH_NEW_TOKENS ?? 128),
     torch: process.env.BENCH_TORCH !== '0',
     log: ctx.log,
+    only: parseOnly(process.env.BENCH_ONLY),
   });
   return rest;
 }
@@ -214,6 +243,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     threads: Number(arg('--threads') ?? 1),
     newTokens: Number(arg('--new-tokens') ?? 128),
     torch: !process.argv.includes('--no-torch'),
+    only: parseOnly(arg('--only')),
   });
   const json = JSON.stringify(out, null, 2);
   const file = arg('--json');

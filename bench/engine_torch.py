@@ -7,7 +7,7 @@
               forward on chosen+rejected, reference forward under no_grad, backward, AdamW step.
 
 Prints one JSON object. Usage:
-  scripts/parity/.venv/bin/python bench/engine_torch.py --model-dir DIR [--threads 1] [--new-tokens 128]
+  scripts/parity/.venv/bin/python bench/engine_torch.py --model-dir DIR [--threads 1] [--new-tokens 128] [--batches 1,16] [--skip-dpo]
 """
 
 import argparse
@@ -114,13 +114,14 @@ def main():
     ap.add_argument("--dpo-batch", type=int, default=8)
     ap.add_argument("--dpo-seq", type=int, default=128)
     ap.add_argument("--skip-dpo", action="store_true")
+    ap.add_argument("--batches", default="1,16", help="generation batch sizes, comma-separated (empty: none)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     model = LlamaForCausalLM.from_pretrained(a.model_dir, torch_dtype=torch.float32).eval()
     result = {
         "torch": torch.__version__,
         "threads": a.threads,
-        "generation": [gen_bench(model, b, a.new_tokens, a.prompt_len, a.repeats) for b in (1, 16)],
+        "generation": [gen_bench(model, int(b), a.new_tokens, a.prompt_len, a.repeats) for b in a.batches.split(",") if b],
     }
     if not a.skip_dpo:
         result["dpo"] = dpo_bench(a.model_dir, a.dpo_batch, a.dpo_seq, max(3, a.repeats))

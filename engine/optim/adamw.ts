@@ -53,14 +53,33 @@ export function adamWStep(
     const v = state.v.get(name);
     if (!m || !v) throw new Error(`AdamW: no optimizer state for parameter "${name}"`);
     if (g.length !== p.data.length) throw new Error(`AdamW: gradient of "${name}" has ${g.length} values, parameter has ${p.data.length}`);
-    const w = p.data;
-    for (let i = 0; i < w.length; i++) {
-      const gi = g[i]!;
-      const mi = h.beta1 * m[i]! + (1 - h.beta1) * gi;
-      const vi = h.beta2 * v[i]! + (1 - h.beta2) * gi * gi;
-      m[i] = mi;
-      v[i] = vi;
-      w[i] = w[i]! * decay - (stepSize * m[i]!) / (Math.sqrt(v[i]!) / bc2Sqrt + h.eps);
-    }
+    updateTensor(p.data, g, m, v, h.beta1, h.beta2, h.eps, decay, stepSize, bc2Sqrt);
+  }
+}
+
+/** The per-element update of one parameter tensor (hyper-parameters as plain numbers: a tight loop). */
+function updateTensor(
+  w: Float32Array,
+  g: Float32Array,
+  m: Float32Array,
+  v: Float32Array,
+  beta1: number,
+  beta2: number,
+  eps: number,
+  decay: number,
+  stepSize: number,
+  bc2Sqrt: number,
+): void {
+  const oneMinusBeta1 = 1 - beta1;
+  const oneMinusBeta2 = 1 - beta2;
+  const n = w.length;
+  for (let i = 0; i < n; i++) {
+    const gi = g[i]!;
+    // Moments are stored as float32: the update reads them back rounded, as torch does.
+    const mi = Math.fround(beta1 * m[i]! + oneMinusBeta1 * gi);
+    const vi = Math.fround(beta2 * v[i]! + oneMinusBeta2 * gi * gi);
+    m[i] = mi;
+    v[i] = vi;
+    w[i] = w[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
   }
 }

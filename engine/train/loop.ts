@@ -160,6 +160,9 @@ async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
 
   /** Statistics as they were before the step in progress (restored when that step is abandoned). */
   let sumsBeforeStep: Record<string, number> | null = null;
+  /** The step's gradient (Σ over micro-batches of share · gradient), one buffer per weight for the whole run. */
+  const grads = new Map<string, Float32Array>();
+  for (const [name, w] of weights) grads.set(name, new Float32Array(w.data.length));
   try {
     while (state.step < totalSteps) {
       throwIfAborted(signal);
@@ -172,8 +175,7 @@ async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
       const stepUnits = objective.units(stepItems);
       if (stepUnits <= 0) throw new Error('internal: a training step with no loss units');
       sumsBeforeStep = { ...state.sums };
-      const grads = new Map<string, Float32Array>();
-      for (const [name, w] of weights) grads.set(name, new Float32Array(w.data.length));
+      for (const g of grads.values()) g.fill(0);
       let loss = 0;
       for (const mb of micro) {
         throwIfAborted(signal);

@@ -7,7 +7,10 @@ import type { Weights } from '../hf/checkpoint';
 export interface MicroBatchResult {
   /** The loss of the micro-batch, averaged over its `units` (response tokens for SFT, pairs otherwise). */
   loss: number;
-  /** d loss / d weight for every trainable weight (HF names), the same lengths as the weights. */
+  /**
+   * d loss / d weight for every trainable weight (HF names), the same lengths as the weights. Valid until the
+   * objective's next run (implementations may reuse the buffers).
+   */
   grads: Map<string, Float32Array>;
   /** Per-batch sums of extra statistics (e.g. DPO reward accuracy over pairs), summed over `units`. */
   sums?: Record<string, number>;

@@ -7,7 +7,7 @@ import type { LlamaConfig } from '../hf/config';
 import type { DpoParams } from '../losses/dpo';
 import { createSession, type ort, tensor } from '../onnx/session';
 import { type Example, type PairExample, type SequenceBatch, collate, collatePairs } from './data';
-import { buildDpoTrainGraph, buildLogProbGraph, buildRewardTrainGraph, buildSftTrainGraph, gradName } from '../model/train-graphs';
+import { GRAD_PREFIX, buildDpoTrainGraph, buildLogProbGraph, buildRewardTrainGraph, buildSftTrainGraph, gradName } from '../model/train-graphs';
 import type { MicroBatchResult, Objective } from './objective';
 
 export interface SessionChoice {
@@ -15,9 +15,14 @@ export interface SessionChoice {
   threads?: number;
 }
 
-/** A lazily created session of one graph (engine/model/train-graphs), fed weights by name. */
+/**
+ * A lazily created session of one graph (engine/model/train-graphs), fed weights by name. Gradient outputs
+ * (`grad.<weight>`) are written into buffers allocated once and reused by every run: the gradients a run
+ * returns are valid until the next run of the same runner.
+ */
 class GraphRunner {
   private session: ort.InferenceSession | null = null;
+  private readonly gradBuffers = new Map<string, ort.Tensor>();
   constructor(
     private readonly build: () => { toBytes(): Uint8Array },
     private readonly opts: SessionChoice,
@@ -34,12 +39,27 @@ class GraphRunner {
       if (!w) throw new Error(`training graph input "${name}" has no weight or feed`);
       all[name] = tensor('float32', w.data, w.shape);
     }
-    return this.session.run(all);
+    const fetches: Record<string, ort.Tensor | null> = {};
+    for (const name of this.session.outputNames) fetches[name] = name.startsWith(GRAD_PREFIX) ? this.gradBuffer(name, weights) : null;
+    // ORT writes the gradients into our buffers; hand those buffers out.
+    return { ...(await this.session.run(all, fetches)), ...Object.fromEntries(this.gradBuffers) };
+  }
+
+  private gradBuffer(name: string, weights: Weights): ort.Tensor {
+    let t = this.gradBuffers.get(name);
+    if (!t) {
+      const w = weights.get(name.slice(GRAD_PREFIX.length));
+      if (!w) throw new Error(`training graph output "${name}" names no weight`);
+      t = tensor('float32', new Float32Array(w.data.length), w.shape);
+      this.gradBuffers.set(name, t);
+    }
+    return t;
   }
 
   async release(): Promise<void> {
     await this.session?.release();
     this.session = null;
+    this.gradBuffers.clear();
   }
 }
 

@@ -8,7 +8,7 @@ import { rngFor } from '../rng';
 import { loadTokenizer } from '../tokenizer/tokenizer';
 import { tokenizePairRows } from './data';
 import { trainDpo, trainRewardModel, trainSft } from './index';
-import { rewardObjective, sequenceLogps } from './objectives';
+import { dpoObjective, rewardObjective, sequenceLogps } from './objectives';
 
 const tmp = mkdtempSync(join(tmpdir(), 'e2-train-'));
 afterAll(() => rmSync(tmp, { recursive: true, force: true }));
@@ -250,3 +250,28 @@ describe('trainDpo', () => {
     expect(existsSync(join(tmp, 'dpo-ck', 'step-000015', 'extra.safetensors'))).toBe(true);
   });
 });
+
+describe('objectives reuse their gradient buffers', () => {
+  it('a run writes the same gradients as a fresh objective, into the buffers of the previous run', async () => {
+    const pol = loadHfModel(policyDir);
+    const tok = loadTokenizer(policyDir);
+    const pairs = (k: number): PairRow[] =>
+      Array.from({ length: 3 }, (_, i) => ({ prompt: `q${k}${i}`, chosen: ` yes ${k + i}`, rejected: ` no ${i}${k}${i}` }));
+    const items = (k: number) =>
+      tokenizePairRows(tok, pairs(k), hyper(), 'dpo').examples.map((pair, i) => ({ pair, refChosen: -5 - i, refRejected: -6 + k }));
+    const params = { beta: 0.1, labelSmoothing: 0, rpoAlpha: 0, lossType: 'sigmoid' as const };
+    const reused = dpoObjective(pol.config, params);
+    const first = await reused.run(pol.weights, items(1));
+    const firstBuffers = new Map(first.grads);
+    const second = await reused.run(pol.weights, items(2));
+    const fresh = dpoObjective(pol.config, params);
+    const want = await fresh.run(pol.weights, items(2));
+    for (const [name, g] of want.grads) {
+      expect(second.grads.get(name), name).toBe(firstBuffers.get(name));
+      expect(Buffer.from(second.grads.get(name)!.buffer).equals(Buffer.from(g.buffer)), name).toBe(true);
+    }
+    expect(second.loss).toBe(want.loss);
+    await Promise.all([reused.release(), fresh.release()]);
+  });
+});
+
