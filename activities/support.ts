@@ -88,10 +88,13 @@ export function resumeDetails<T>(): T | undefined {
   }
 }
 
-/** Heartbeats small details (progress, the S3 key just written); a no-op outside an activity. */
+/** Heartbeats small details (progress, the S3 key just written); a no-op outside an activity and in a local
+ * activity (workflows/activities.ts `shortControl`: it runs inside a workflow task, which the worker keeps alive). */
 export function heartbeat(details: Record<string, unknown>): void {
   try {
-    Context.current().heartbeat(details);
+    const context = Context.current();
+    if (context.info.isLocal) return;
+    context.heartbeat(details);
   } catch {
     // not in an activity context (unit tests of helpers)
   }

@@ -4,15 +4,17 @@
 // (or Failed / TimedOut) intervals, parallel activities merged. Overhead = wall time − that union, as a
 // fraction of wall time (goal ≤ 1%). The gaps are attributed to what the run was waiting for: an activity's
 // queue wait (Scheduled → Started: worker polling), a child workflow's start, or workflow tasks in between.
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Client } from '@temporalio/client';
+import { Context } from '@temporalio/activity';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { chaosRecipe } from '../chaos/harness';
 import { connectClient } from '../shared/client';
 import { loadConfig } from '../shared/config';
+import { RECIPE_DEFAULTS } from '../shared/recipe';
 import { ArtifactStore } from '../shared/store';
 import { stackDown, stackEnv, stackOptions, stackUp } from '../scripts/stack';
 import { ensureTools } from '../scripts/tools';
@@ -29,6 +31,8 @@ interface ActivitySpan extends Interval {
   type: string;
   workflowId: string;
   scheduled: Ms;
+  /** A local activity (its span comes from its marker). */
+  local?: boolean;
 }
 
 const ms = (t: { seconds?: unknown; nanos?: number | null } | null | undefined): Ms =>
@@ -70,18 +74,57 @@ export function gaps(intervals: Interval[], from: Ms, to: Ms): Interval[] {
 interface Walk {
   activities: ActivitySpan[];
   childStarts: Interval[];
+  /** A child's close → its parent's ChildWorkflowExecutionCompleted (the parent learning of it). */
+  childCloses: Interval[];
+  /** WorkflowTaskStarted → Completed (the worker running workflow code). */
   workflowTasks: Interval[];
+  /** WorkflowTaskScheduled → Started (a workflow task waiting for a worker's poll). */
+  workflowTaskWaits: Interval[];
   workflows: number;
   events: number;
   start: Ms;
   end: Ms;
+  /** Every event of every history, in time order (for BENCH_ORCH_TIMELINE). */
+  timeline: Array<{ time: Ms; workflow: string; event: string; detail?: string }>;
+}
+
+/** Local activities run inside a workflow task and have no Started/Completed events: the bench's worker times them. */
+interface LocalRun {
+  type: string;
+  workflowId: string;
+  start: Ms;
+  end: Ms;
+}
+
+/** Wraps every activity so that local-activity executions are timed (wall clock of this machine, as the server's). */
+function timingLocalActivities<T extends object>(activities: T, runs: LocalRun[]): T {
+  const out: Record<string, Record<string, unknown>> = {};
+  for (const [queue, fns] of Object.entries(activities as Record<string, Record<string, unknown>>)) {
+    out[queue] = Object.fromEntries(
+      Object.entries(fns).map(([name, fn]) => [
+        name,
+        async (...args: unknown[]): Promise<unknown> => {
+          const info = Context.current().info;
+          const start = Date.now();
+          try {
+            return await (fn as (...a: unknown[]) => Promise<unknown>)(...args);
+          } finally {
+            if (info.isLocal) runs.push({ type: info.activityType, workflowId: info.workflowExecution?.workflowId ?? '?', start, end: Date.now() });
+          }
+        },
+      ]),
+    );
+  }
+  return out as T;
 }
 
 /** Activity spans, child-start waits and workflow-task spans of a workflow and all its descendants. */
 export async function walkHistories(client: Client, workflowId: string, runId: string): Promise<Walk> {
-  const w: Walk = { activities: [], childStarts: [], workflowTasks: [], workflows: 0, events: 0, start: NaN, end: NaN };
+  const w: Walk = { activities: [], childStarts: [], childCloses: [], workflowTasks: [], workflowTaskWaits: [], workflows: 0, events: 0, start: NaN, end: NaN, timeline: [] };
   const queue = [{ workflowId, runId }];
   const seen = new Set<string>();
+  const closed = new Map<string, Ms>();
+  const parentSaw = new Map<string, Ms>();
   while (queue.length > 0) {
     const next = queue.shift() as { workflowId: string; runId: string };
     if (seen.has(next.runId)) continue;
@@ -93,6 +136,9 @@ export async function walkHistories(client: Client, workflowId: string, runId: s
       w.events += 1;
       const id = Number(ev.eventId);
       const time = ms(ev.eventTime as { seconds?: unknown; nanos?: number });
+      const attrs = Object.keys(ev).find((k) => k.endsWith('EventAttributes') && (ev as Record<string, unknown>)[k]);
+      const activityType = ev.activityTaskScheduledEventAttributes?.activityType?.name ?? undefined;
+      w.timeline.push({ time, workflow: next.workflowId.split('/').at(-1) ?? next.workflowId, event: `${id} ${attrs?.replace(/EventAttributes$/, '') ?? '?'}`, ...(activityType ? { detail: activityType } : {}) });
       if (next.workflowId === workflowId && next.runId === runId && ev.workflowExecutionStartedEventAttributes) w.start = time;
       if (ev.activityTaskScheduledEventAttributes) byId.set(id, { time, type: ev.activityTaskScheduledEventAttributes.activityType?.name ?? '?' });
       if (ev.workflowTaskScheduledEventAttributes) byId.set(id, { time });
@@ -108,7 +154,11 @@ export async function walkHistories(client: Client, workflowId: string, runId: s
         if (s?.started !== undefined) w.activities.push({ type: s.type ?? '?', workflowId: next.workflowId, scheduled: s.time, start: s.started, end: time });
       }
       const wts = ev.workflowTaskStartedEventAttributes;
-      if (wts) byId.set(-id, { time });
+      if (wts) {
+        byId.set(-id, { time });
+        const s = byId.get(Number(wts.scheduledEventId));
+        if (s) w.workflowTaskWaits.push({ start: s.time, end: time });
+      }
       const wtc = ev.workflowTaskCompletedEventAttributes;
       if (wtc) {
         const s = byId.get(-Number(wtc.startedEventId));
@@ -123,15 +173,148 @@ export async function walkHistories(client: Client, workflowId: string, runId: s
         const ex = childStarted.workflowExecution;
         if (ex?.workflowId && ex.runId) queue.push({ workflowId: ex.workflowId, runId: ex.runId });
       }
+      const childDone =
+        ev.childWorkflowExecutionCompletedEventAttributes ?? ev.childWorkflowExecutionFailedEventAttributes ?? ev.childWorkflowExecutionCanceledEventAttributes;
+      const doneRun = childDone?.workflowExecution?.runId;
+      if (doneRun) parentSaw.set(doneRun, time);
+      if (ev.workflowExecutionCompletedEventAttributes || ev.workflowExecutionFailedEventAttributes || ev.workflowExecutionContinuedAsNewEventAttributes) closed.set(next.runId, time);
       const cont = ev.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId;
       if (cont) queue.push({ workflowId: next.workflowId, runId: cont });
       if (next.workflowId === workflowId && (ev.workflowExecutionCompletedEventAttributes || ev.workflowExecutionFailedEventAttributes)) w.end = time;
     }
   }
+  for (const [run, saw] of parentSaw) {
+    const at = closed.get(run);
+    if (at !== undefined) w.childCloses.push({ start: at, end: saw });
+  }
   return w;
 }
 
 const round = (x: number, d = 1): number => Math.round(x * 10 ** d) / 10 ** d;
+
+/** One pipeline run and its figures. */
+interface Scale {
+  name: 'tiny' | 'demo';
+  what: string;
+  input: Record<string, unknown>;
+  recipe: Record<string, unknown>;
+}
+
+/** Runs `input` as rlhfPipeline `runName` to completion and measures it from the histories. */
+async function measure(ctx: BenchContext, client: Client, taskQueue: string, scale: Scale, localRuns: LocalRun[]): Promise<Record<string, unknown>> {
+  const runName = scale.name === 'tiny' ? 'bench-orchestration' : `bench-orchestration-${scale.name}`;
+  const input = { run: runName, ...scale.input };
+  const loadBefore = loadavg()[0] ?? 0;
+  ctx.log(`orchestration/${scale.name}: ${scale.what} (load average ${loadBefore.toFixed(2)})`);
+  const t0 = Date.now();
+  const handle = await client.workflow.start('rlhfPipeline', { taskQueue, workflowId: runName, args: [input] });
+  await handle.result();
+  const clientWallMs = Date.now() - t0;
+  const w = await walkHistories(client, runName, handle.firstExecutionRunId);
+  // This run's local activities: the pipeline's and its children's (ids `${runName}/...`).
+  for (const r of localRuns) {
+    if (r.workflowId === runName || r.workflowId.startsWith(`${runName}/`)) w.activities.push({ ...r, scheduled: r.start, local: true });
+  }
+  const localActivities = w.activities.filter((a) => a.local).length;
+  const wallMs = w.end - w.start;
+  const inside = unionLength(w.activities, w.start, w.end);
+  const overheadMs = wallMs - inside;
+  const holes = gaps(w.activities, w.start, w.end);
+  // What the holes were spent on: activities waiting in a queue, children starting, workflow tasks running.
+  const queueWait = w.activities.map((a) => ({ start: a.scheduled, end: a.start }));
+  // Each millisecond of the holes goes to the first of these that covers it (so the parts sum to the overhead).
+  let rest = holes;
+  const carve = (xs: Interval[]): number => {
+    const taken = rest.reduce((n, g) => n + unionLength(xs, g.start, g.end), 0);
+    rest = rest.flatMap((g) => gaps(xs, g.start, g.end));
+    return taken;
+  };
+  const breakdown = {
+    activityQueueWait: carve(queueWait),
+    workflowTaskRunning: carve(w.workflowTasks),
+    workflowTaskQueueWait: carve(w.workflowTaskWaits),
+    childWorkflowStart: carve(w.childStarts),
+    childCloseToParent: carve(w.childCloses),
+    other: 0,
+  };
+  breakdown.other = rest.reduce((n, g) => n + g.end - g.start, 0);
+  const byType: Record<string, { count: number; seconds: number; queueWaitMs: number }> = {};
+  for (const a of w.activities) {
+    const t = (byType[a.type] ??= { count: 0, seconds: 0, queueWaitMs: 0 });
+    t.count += 1;
+    t.seconds = round(t.seconds + (a.end - a.start) / 1000, 3);
+    t.queueWaitMs += a.start - a.scheduled;
+  }
+  const largest = [...holes]
+    .sort((a, b) => b.end - b.start - (a.end - a.start))
+    .slice(0, 8)
+    .map((g) => {
+      const before = w.activities.filter((a) => a.end <= g.start).sort((a, b) => b.end - a.end)[0];
+      const after = w.activities.filter((a) => a.start >= g.end).sort((a, b) => a.start - b.start)[0];
+      return { ms: g.end - g.start, atSeconds: round((g.start - w.start) / 1000, 2), after: before ? `${before.workflowId.split('/').at(-1)}:${before.type}` : 'start', before: after ? `${after.workflowId.split('/').at(-1)}:${after.type}` : 'end' };
+    });
+  const result = {
+    recipe: scale.recipe,
+    wallSeconds: round(wallMs / 1000, 2),
+    clientWallSeconds: round(clientWallMs / 1000, 2),
+    insideActivitiesSeconds: round(inside / 1000, 2),
+    overheadSeconds: round(overheadMs / 1000, 2),
+    overheadFraction: round(overheadMs / wallMs, 4),
+    goalFraction: 0.01,
+    activities: w.activities.length,
+    localActivities,
+    overheadPerActivityMs: round(overheadMs / Math.max(1, w.activities.length), 1),
+    overheadBreakdownMs: breakdown,
+    workflowTasks: w.workflowTasks.length,
+    workflows: w.workflows,
+    historyEvents: w.events,
+    largestGaps: largest,
+    byActivity: byType,
+    host: { cores: cpus().length, loadAverage1mBefore: round(loadBefore, 2), loadAverage1mAfter: round(loadavg()[0] ?? 0, 2) },
+  };
+  const timelineFile = process.env.BENCH_ORCH_TIMELINE ? `${process.env.BENCH_ORCH_TIMELINE}.${scale.name}.txt` : undefined;
+  if (timelineFile) {
+    const lines = w.timeline.sort((a, b) => a.time - b.time).map((e) => `${String(e.time - w.start).padStart(6)} ${e.workflow.padEnd(20)} ${e.event}${e.detail ? ` ${e.detail}` : ''}`);
+    const fmt = (e: Walk['timeline'][number]): string => `${String(e.time - w.start).padStart(6)} ${e.workflow.padEnd(20)} ${e.event}${e.detail ? ` ${e.detail}` : ''}`;
+    const holeLines = holes.flatMap((g) => [`--- hole ${g.end - g.start} ms`, ...w.timeline.filter((e) => e.time >= g.start && e.time <= g.end).map(fmt)]);
+    await writeFile(timelineFile, `${lines.join('\n')}\n\n=== holes (no activity running)\n${holeLines.join('\n')}\n`);
+  }
+  ctx.log(`orchestration/${scale.name}: wall ${result.wallSeconds} s, inside activities ${result.insideActivitiesSeconds} s, overhead ${(result.overheadFraction * 100).toFixed(2)}%, ${result.overheadPerActivityMs} ms per activity`);
+  return result;
+}
+
+/** Which pipelines to run: BENCH_ORCH_SCALES=tiny,demo (default both). */
+function scales(iterations: number, queues: Record<string, string>): Scale[] {
+  const chosen = (process.env.BENCH_ORCH_SCALES ?? 'tiny,demo').split(',').map((x) => x.trim());
+  const bad = chosen.find((x) => x !== 'tiny' && x !== 'demo');
+  if (bad) throw new Error(`invalid BENCH_ORCH_SCALES='${process.env.BENCH_ORCH_SCALES}': expected a comma-separated subset of tiny,demo (got '${bad}')`);
+  const tiny = chaosRecipe(7, iterations);
+  const demo = RECIPE_DEFAULTS;
+  const all: Scale[] = [
+    {
+      name: 'tiny',
+      what: `chaos recipe, ${iterations} iterations, demo model hidden 32 × 1 layer (activities of 0.05–2 s)`,
+      input: { ...tiny, execution: { ...tiny.execution, searchAttributes: false, taskQueues: queues } },
+      recipe: { iterations, promptsPerIteration: tiny.online?.promptsPerIteration, k: tiny.online?.k, shardSize: tiny.execution?.shardSize, model: 'demo tiny (hidden 32, 1 layer)', searchAttributes: false },
+    },
+    {
+      name: 'demo',
+      what: `the npm run demo recipe ({} = RECIPE_DEFAULTS: ${demo.online.iterations} iterations × ${demo.online.promptsPerIteration} prompts, K=${demo.online.k}), without its offline-DPO baseline run`,
+      input: { execution: { taskQueues: queues } },
+      recipe: {
+        iterations: demo.online.iterations,
+        promptsPerIteration: demo.online.promptsPerIteration,
+        k: demo.online.k,
+        shardSize: demo.execution.shardSize,
+        inferenceWindow: demo.execution.inferenceWindow,
+        evalPrompts: demo.evaluation.prompts,
+        model: `demo default (hidden ${demo.models.demo.hidden_size}, ${demo.models.demo.num_hidden_layers} layers)`,
+        searchAttributes: true,
+      },
+    },
+  ];
+  return all.filter((x) => chosen.includes(x.name));
+}
 
 export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   const iterations = Number(process.env.BENCH_ORCH_ITERATIONS ?? 2);
@@ -164,62 +347,21 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     await store.ensureBucket();
     ctx.log(`orchestration: private stack Temporal ${info.temporalAddress}, S3 ${info.s3Endpoint}; bundling workflows`);
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: new URL('../workflows/index.ts', import.meta.url).pathname, logger: new DefaultLogger('WARN') });
-    workers = await createWorkers({ config, workflowBundle, store, activities: createActivities({ store, config, scratchDir: join(dataDir, 'scratch') }) });
+    const localRuns: LocalRun[] = [];
+    const activities = timingLocalActivities(createActivities({ store, config, scratchDir: join(dataDir, 'scratch') }), localRuns);
+    workers = await createWorkers({ config, workflowBundle, store, activities });
     running = workers.run();
     client = await connectClient(config);
-    const recipe = chaosRecipe(7, iterations);
-    const runName = 'bench-orchestration';
-    const input = { run: runName, ...recipe, execution: { ...recipe.execution, searchAttributes: false, taskQueues: config.queues } };
-    const t0 = Date.now();
-    const handle = await client.workflow.start('rlhfPipeline', { taskQueue: config.queues.control, workflowId: runName, args: [input] });
-    await handle.result();
-    const clientWallMs = Date.now() - t0;
-    const w = await walkHistories(client, runName, handle.firstExecutionRunId);
-    const wallMs = w.end - w.start;
-    const inside = unionLength(w.activities, w.start, w.end);
-    const overheadMs = wallMs - inside;
-    const holes = gaps(w.activities, w.start, w.end);
-    // What the holes were spent on: activities waiting in a queue, children starting, workflow tasks running.
-    const queueWait = w.activities.map((a) => ({ start: a.scheduled, end: a.start }));
-    const within = (xs: Interval[]): number => holes.reduce((n, g) => n + unionLength(xs, g.start, g.end), 0);
-    const byType: Record<string, { count: number; seconds: number; queueWaitMs: number }> = {};
-    for (const a of w.activities) {
-      const t = (byType[a.type] ??= { count: 0, seconds: 0, queueWaitMs: 0 });
-      t.count += 1;
-      t.seconds = round(t.seconds + (a.end - a.start) / 1000, 3);
-      t.queueWaitMs += a.start - a.scheduled;
-    }
-    const largest = [...holes]
-      .sort((a, b) => b.end - b.start - (a.end - a.start))
-      .slice(0, 8)
-      .map((g) => {
-        const before = w.activities.filter((a) => a.end <= g.start).sort((a, b) => b.end - a.end)[0];
-        const after = w.activities.filter((a) => a.start >= g.end).sort((a, b) => a.start - b.start)[0];
-        return { ms: g.end - g.start, atSeconds: round((g.start - w.start) / 1000, 2), after: before ? `${before.workflowId.split('/').at(-1)}:${before.type}` : 'start', before: after ? `${after.workflowId.split('/').at(-1)}:${after.type}` : 'end' };
-      });
-    const result = {
-      recipe: { iterations, promptsPerIteration: recipe.online?.promptsPerIteration, k: recipe.online?.k, shardSize: recipe.execution?.shardSize, model: 'demo tiny (hidden 32, 1 layer)' },
-      wallSeconds: round(wallMs / 1000, 2),
-      clientWallSeconds: round(clientWallMs / 1000, 2),
-      insideActivitiesSeconds: round(inside / 1000, 2),
-      overheadSeconds: round(overheadMs / 1000, 2),
-      overheadFraction: round(overheadMs / wallMs, 4),
+    const results: Record<string, Record<string, unknown>> = {};
+    for (const scale of scales(iterations, config.queues)) results[scale.name] = await measure(ctx, client, config.queues.control, scale, localRuns);
+    return {
       goalFraction: 0.01,
-      activities: w.activities.length,
-      overheadPerActivityMs: round(overheadMs / Math.max(1, w.activities.length), 1),
-      overheadBreakdownMs: {
-        activityQueueWait: within(queueWait),
-        childWorkflowStart: within(w.childStarts),
-        workflowTasks: within(w.workflowTasks),
-      },
-      workflows: w.workflows,
-      historyEvents: w.events,
-      largestGaps: largest,
-      byActivity: byType,
-      host: { cores: cpus().length, loadAverage1m: round(loadavg()[0] ?? 0, 2) },
+      judgedOn: 'demo',
+      note:
+        'The goal (overhead ≤ 1% of wall time) is judged on the demo-scale pipeline, the smallest run a user starts (npm run demo); ' +
+        'the tiny pipeline (activities of 0.05–2 s) shows the fixed per-activity cost: overheadPerActivityMs × activities / wall time extrapolates to other activity lengths.',
+      ...results,
     };
-    ctx.log(`orchestration: wall ${result.wallSeconds} s, inside activities ${result.insideActivitiesSeconds} s, overhead ${(result.overheadFraction * 100).toFixed(1)}%`);
-    return result;
   } finally {
     workers?.shutdown();
     await running?.catch(() => undefined);

@@ -1,6 +1,6 @@
 // Activity stubs per task queue, with timeouts, heartbeats and retry policy from the recipe's execution
 // options and a one-line `summary` per call (shown on the activity in the Temporal UI).
-import { proxyActivities, type ActivityOptions } from '@temporalio/workflow';
+import { patched, proxyActivities, proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { ControlActivities, InferenceActivities, TrainActivities } from '../activities/types';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { durationMs, type ExecutionOptions } from '../shared/recipe';
@@ -39,4 +39,24 @@ export function inference(exec: ExecutionOptions, summary: string): InferenceAct
 /** Model initialisation and training on rlhf-train. */
 export function train(exec: ExecutionOptions, summary: string): TrainActivities {
   return proxyActivities<TrainActivities>(options(exec, 'train', summary));
+}
+
+/** The control activities that read and write a few small objects (prompt slices, pairs, the run config). */
+export type ShortControlActivities = Pick<ControlActivities, 'selectPrompts' | 'buildPairs' | 'recordRunConfig'>;
+
+/**
+ * Short control activities as local activities (patch `short-control-activities-local`): they run on the
+ * rlhf-control worker that runs the workflow task, inside it, and the next command goes out in the same
+ * task. A remote activity costs a dispatch and a workflow-task round trip (tens of milliseconds each on
+ * the dev server) between two steps that take about as long. Still durable: the result is recorded in the
+ * history (a marker); an attempt interrupted by a worker crash runs again, and every activity skips work
+ * whose output prefix is committed. Same timeout and retry policy as the remote ones. Only for the short
+ * ones: a workflow cannot answer queries while a local activity holds its task, so data import
+ * (prepareData) and the run summary stay remote.
+ */
+export function shortControl(exec: ExecutionOptions, summary: string): ShortControlActivities {
+  if (!patched('short-control-activities-local')) return control(exec, summary);
+  const { taskQueue: _queue, heartbeatTimeout: _heartbeat, ...rest } = options(exec, 'control', summary);
+  const local: LocalActivityOptions = rest;
+  return proxyLocalActivities<ShortControlActivities>(local);
 }

@@ -61,8 +61,11 @@ export class RunControl {
   readonly metrics: IterationMetrics[];
   private child: ChildWorkflowHandle<any> | null = null;
   private readonly sent = new Map<string, string | number>();
-  /** Progress signals to the root still in flight (sent one after another). */
+  /** Progress signals to the root still in flight (sent one after another; before patch `progress-reports-coalesced`). */
   private reporting: Promise<void> = Promise.resolve();
+  /** The progress signal to the root in flight (patch `progress-reports-coalesced`), and the reports waiting for it. */
+  private inFlight: Promise<void> | null = null;
+  private readonly queued: Array<Omit<ProgressReport, 'from'>> = [];
 
   constructor(
     private readonly init: ControlInit,
@@ -188,33 +191,67 @@ export class RunControl {
   }
 
   /**
-   * Updates this workflow's status and tells the root. Since patch `progress-reports-in-background` the
-   * signal to the root goes out in the background (one after another, in order) and the workflow goes on at
-   * once: an awaited signal cost a workflow-task round trip before the next activity on every report.
-   * `flush: true` waits until this and every earlier report reached the root (a workflow's last report).
+   * Updates this workflow's status and tells the root.
+   *
+   * Since patch `progress-reports-in-background` the signal to the root goes out in the background (in
+   * order) and the workflow goes on at once: an awaited signal cost a workflow-task round trip before the next
+   * activity on every report. `flush: true` waits until this and every earlier report reached the root.
+   *
+   * Since patch `progress-reports-coalesced` at most one signal is in flight: reports made meanwhile are
+   * merged into one (later fields win; two iterations' metrics are never merged), because every signal costs
+   * a workflow task in this workflow (ExternalWorkflowExecutionSignaled) and one in the root, and those tasks
+   * delay the task that schedules the next activity when they run at the same time. And `relayedByParent:
+   * true` then only updates this workflow's own status: the caller's parent tells the root itself (a child's
+   * last report, which would otherwise have to be waited for before the child may complete: a workflow must
+   * not close with a signal in flight). Before that patch `relayedByParent` reports are sent like the others.
    */
-  async report(report: Omit<ProgressReport, 'from'>, options: { flush?: boolean } = {}): Promise<void> {
+  async report(report: Omit<ProgressReport, 'from'>, options: { flush?: boolean; relayedByParent?: boolean } = {}): Promise<void> {
     this.apply({ ...report, from: workflowInfo().workflowId });
     const root = this.init.root;
     if (!root) return;
-    const send = async (): Promise<void> => {
-      try {
-        await getExternalWorkflowHandle(root).signal(progressSignal, { ...report, from: workflowInfo().workflowId });
-      } catch {
-        // The root may have been closed (e.g. a child started alone under an old root id): progress is advisory.
-      }
-    };
     if (!patched('progress-reports-in-background')) {
-      await send();
+      await this.send(root, report);
       return;
     }
-    this.reporting = this.reporting.then(send);
-    if (options.flush) await this.reporting;
+    if (!patched('progress-reports-coalesced')) {
+      this.reporting = this.reporting.then(() => this.send(root, report));
+      if (options.flush) await this.reporting;
+      return;
+    }
+    if (options.relayedByParent) return;
+    const last = this.queued.at(-1);
+    if (last && !(last.metrics && report.metrics)) {
+      this.queued[this.queued.length - 1] = { ...last, ...report, ...(last.models || report.models ? { models: { ...last.models, ...report.models } } : {}) };
+    } else {
+      this.queued.push(report);
+    }
+    this.pump(root);
+    if (options.flush) await this.flushReports();
   }
 
-  /** Waits until every progress report so far reached the root. */
-  flushReports(): Promise<void> {
-    return this.reporting;
+  private async send(root: string, report: Omit<ProgressReport, 'from'>): Promise<void> {
+    try {
+      await getExternalWorkflowHandle(root).signal(progressSignal, { ...report, from: workflowInfo().workflowId });
+    } catch {
+      // The root may have been closed (e.g. a child started alone under an old root id): progress is advisory.
+    }
+  }
+
+  /** Sends the next queued report when none is in flight. */
+  private pump(root: string): void {
+    if (this.inFlight) return;
+    const next = this.queued.shift();
+    if (!next) return;
+    this.inFlight = this.send(root, next).then(() => {
+      this.inFlight = null;
+      this.pump(root);
+    });
+  }
+
+  /** Waits until every progress report so far reached the root (returns at once when none is in flight). */
+  async flushReports(): Promise<void> {
+    await this.reporting;
+    while (this.inFlight) await this.inFlight;
   }
 
   /** Sets this workflow's own stage (not reported: the root tracks its own stages). */

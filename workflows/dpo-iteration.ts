@@ -11,7 +11,7 @@ import type { ArtifactRef, BuiltPairs, Evaluation, GeneratedShard, PreparedData,
 import type { IterationMetrics } from '../shared/messages';
 import { iterationName } from '../shared/layout';
 import type { RecipeOptions } from '../shared/recipe';
-import { control, inference, train } from './activities';
+import { inference, shortControl, train } from './activities';
 import { checkpointSettings, engineSettings, resolveOrFail } from './common';
 import { RunControl } from './control';
 import { inWindows } from './window';
@@ -73,7 +73,7 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
 
   // 1. prompts
   await ctl.gate();
-  const prompts = await control(exec, `${it}: select ${o.promptsPerIteration} prompts`).selectPrompts({
+  const prompts = await shortControl(exec, `${it}: select ${o.promptsPerIteration} prompts`).selectPrompts({
     run,
     iteration: t,
     promptPool: input.data.promptPool,
@@ -131,7 +131,7 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
   // 4. pairs
   await ctl.report({ step: 'build-pairs', shards: null });
   await ctl.gate();
-  const pairs = await control(exec, `${it}: build pairs (${o.pairSelector})`).buildPairs({
+  const pairs = await shortControl(exec, `${it}: build pairs (${o.pairSelector})`).buildPairs({
     run,
     iteration: t,
     scores: scored.map((s) => ({ shard: s.shard, start: s.start, prefix: s.prefix })),
@@ -213,7 +213,9 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
     learningRate: o.learningRate,
     k: o.k,
   };
-  await ctl.report({ step: 'done', shards: null }, { flush: true });
+  // onlineDpo relays 'done' with this iteration's metrics; nothing may be in flight when this workflow closes.
+  await ctl.report({ step: 'done', shards: null }, { flush: true, relayedByParent: true });
+  await ctl.flushReports();
   ctl.setStage('completed');
   return {
     iteration: t,

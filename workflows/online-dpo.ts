@@ -4,7 +4,7 @@
 // between iterations, and continues as new (carrying its state) when the server suggests it or the history
 // grows past `execution.continueAsNewAfterEvents`. A child of rlhfPipeline (`${pipelineId}/online`) and
 // startable alone given an SFT policy and a reward model.
-import { condition, continueAsNew, allHandlersFinished, startChild, workflowInfo } from '@temporalio/workflow';
+import { condition, continueAsNew, allHandlersFinished, patched, startChild, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef, PreparedData } from '../activities/types';
 import type { IterationMetrics } from '../shared/messages';
 import { applyNextIterationOptions, promptPoolSize, type NextIterationOptions, type OnlineOptions, type RecipeInput } from '../shared/recipe';
@@ -81,6 +81,10 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
   };
   let pending: NextIterationOptions | null = input.pendingOptions ?? null;
   let running: number | null = null;
+  // Patch progress-reports-coalesced (control.ts), asked where it changes what this workflow sends.
+  const coalesced = (): boolean => input.root !== undefined && input.root !== null && patched('progress-reports-coalesced');
+  // rlhfPipeline (the parent and root) applies this workflow's final metrics from its result.
+  const relayedToRoot = input.root !== undefined && input.root !== null && info.parent?.workflowId === input.root;
 
   const ctl = new RunControl(
     {
@@ -176,7 +180,8 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
       pending = null;
     }
     running = t;
-    await ctl.report({ iteration: t, step: 'select-prompts', shards: null });
+    // Since patch progress-reports-coalesced the iteration child tells the root this itself, first thing.
+    await ctl.report({ iteration: t, step: 'select-prompts', shards: null }, { relayedByParent: coalesced() });
     const child = await startChild(dpoIteration, {
       workflowId: childId.iteration(prefix, t),
       taskQueue: exec.taskQueues.control,
@@ -203,12 +208,19 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
     running = null;
     state.policy = result.policy;
     state.nextIteration = t + 1;
-    await ctl.report({ metrics: result.metrics }, { flush: true });
+    const more = state.nextIteration <= state.online.iterations && (ctl.stopAfterIteration === null || state.nextIteration <= ctl.stopAfterIteration);
+    if (coalesced()) {
+      // The iteration's last report ('done') rides with its metrics. No wait for the root here: the next
+      // iteration starts at once. After the last iteration the pipeline applies the result's metrics itself.
+      await ctl.report({ metrics: result.metrics, step: 'done', shards: null }, { relayedByParent: !more && relayedToRoot });
+    } else {
+      await ctl.report({ metrics: result.metrics }, { flush: true });
+    }
     state.metrics = [...ctl.metrics];
 
-    const more = state.nextIteration <= state.online.iterations && (ctl.stopAfterIteration === null || state.nextIteration <= ctl.stopAfterIteration);
     const info = workflowInfo();
     if (more && (info.continueAsNewSuggested || info.historyLength > exec.continueAsNewAfterEvents)) {
+      await ctl.flushReports();
       await condition(allHandlersFinished);
       await continueAsNew<typeof onlineDpo>({
         ...input,

@@ -5,11 +5,11 @@
 //
 // Children: `${id}/sft` (supervisedFineTune), `${id}/reward-model` (trainRewardModel), `${id}/online`
 // (onlineDpo), whose iterations are `${id}/iter-0001`, ... (dpoIteration).
-import { allHandlersFinished, condition, isCancellation, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { allHandlersFinished, condition, isCancellation, patched, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type { ArtifactRef } from '../activities/types';
 import type { IterationMetrics } from '../shared/messages';
 import { applyNextIterationOptions, promptPoolSize, type NextIterationOptions, type RecipeInput, type RecipeOptions } from '../shared/recipe';
-import { control, train } from './activities';
+import { control, shortControl, train } from './activities';
 import { childId, resolveOrFail, runNameOrFail } from './common';
 import { RunControl } from './control';
 import { onlineDpo, type OnlineDpoResult } from './online-dpo';
@@ -73,10 +73,9 @@ async function pipeline(runInput: string | undefined, recipeInput: RecipeInput, 
 
   // 1. data and the resolved configuration
   ctl.setStage('prepare-data');
-  const ctrl = control(exec, `prepare data for ${run}`);
-  const config = await ctrl.recordRunConfig({ run, workflowId: id, options: recipe });
+  const config = await shortControl(exec, `record the configuration of ${run}`).recordRunConfig({ run, workflowId: id, options: recipe });
   await ctl.gate();
-  const data = await ctrl.prepareData({ run, seed: recipe.seed, data: recipe.data, poolSize: promptPoolSize(recipe), shardSize: exec.shardSize });
+  const data = await control(exec, `prepare data for ${run}`).prepareData({ run, seed: recipe.seed, data: recipe.data, poolSize: promptPoolSize(recipe), shardSize: exec.shardSize });
 
   const skipped: RlhfPipelineResult['skipped'] = [];
   // 2. base model + SFT (skipped when models.sft is given)
@@ -158,6 +157,8 @@ async function pipeline(runInput: string | undefined, recipeInput: RecipeInput, 
   const result: OnlineDpoResult = await online.result();
   online = null;
   await ctl.setChild(null);
+  // Since patch progress-reports-coalesced the online child leaves its last metrics report to this workflow.
+  if (patched('progress-reports-coalesced')) for (const metrics of result.metrics) await ctl.report({ metrics });
 
   // 5. summary
   ctl.setStage('summary');

@@ -39,7 +39,9 @@ export async function supervisedFineTune(input: SupervisedFineTuneInput = {}): P
     checkpoint: checkpointSettings(recipe),
     engine: engineSettings(recipe),
   });
-  await ctl.report({ models: { sft: trained.model } }, { flush: true });
+  // The parent reports the model to the root itself; nothing may be in flight when this workflow closes.
+  await ctl.report({ models: { sft: trained.model } }, { flush: true, relayedByParent: true });
+  await ctl.flushReports();
   ctl.setStage('completed');
   return { ...trained, baseModel };
 }

@@ -34,7 +34,9 @@ export async function trainRewardModel(input: TrainRewardModelInput = {}): Promi
     checkpoint: checkpointSettings(recipe),
     engine: engineSettings(recipe),
   });
-  await ctl.report({ models: { reward: trained.model } }, { flush: true });
+  // The parent reports the model to the root itself; nothing may be in flight when this workflow closes.
+  await ctl.report({ models: { reward: trained.model } }, { flush: true, relayedByParent: true });
+  await ctl.flushReports();
   ctl.setStage('completed');
   return trained;
 }
