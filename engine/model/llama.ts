@@ -79,6 +79,14 @@ export interface LlamaOptions {
    * kernels.ts (merged q/k/v and gate/up projections, RMSNorm and RoPE kernels). Same math; no gradients.
    */
   inferenceKernels?: boolean;
+  /** Token inputs as values of the graph (default: new inputs input_ids, attention_mask, position_ids). */
+  tokens?: { inputIds: Value; attentionMask: Value; positionIds: Value };
+  /** The weights of an earlier buildLlama call in the same graph, shared (default: new inputs/initializers). */
+  weightValues?: Map<string, Value>;
+  /** With kvCache: past keys/values computed in the graph, one per layer (default: past_key_values inputs). */
+  pastValues?: { key: Value; value: Value }[];
+  /** Symbolic names of this call's batch and sequence dims (default DIMS.batch, DIMS.seq). */
+  dims?: { batch: string; seq: string };
 }
 
 /** The values of a Llama model built into a graph. */
@@ -207,8 +215,8 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   }
   const logitsMode = opts.logits ?? 'all';
   const kv = opts.kvCache || null;
-  const B: Dim = DIMS.batch;
-  const T: Dim = DIMS.seq;
+  const B: Dim = opts.dims?.batch ?? DIMS.batch;
+  const T: Dim = opts.dims?.seq ?? DIMS.seq;
   const S: Dim = kv ? DIMS.total : T;
   const nH = cfg.numAttentionHeads;
   const kvH = cfg.numKeyValueHeads;
@@ -216,11 +224,14 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   const hd = cfg.headDim;
   const half = hd / 2;
 
-  const inputIds = g.input('input_ids', 'int64', [B, T]);
-  const attentionMask = g.input('attention_mask', 'int64', [B, S]);
-  const positionIds = g.input('position_ids', 'int64', [B, T]);
+  const inputIds = opts.tokens?.inputIds ?? g.input('input_ids', 'int64', [B, T]);
+  const attentionMask = opts.tokens?.attentionMask ?? g.input('attention_mask', 'int64', [B, S]);
+  const positionIds = opts.tokens?.positionIds ?? g.input('position_ids', 'int64', [B, T]);
   const past: { key: Value; value: Value }[] = [];
-  if (kv) {
+  if (kv && opts.pastValues) {
+    if (opts.pastValues.length !== cfg.numHiddenLayers) throw new EngineInputError(`buildLlama: ${opts.pastValues.length} past values for ${cfg.numHiddenLayers} layers`);
+    past.push(...opts.pastValues);
+  } else if (kv) {
     for (let l = 0; l < cfg.numHiddenLayers; l++) {
       past.push({
         key: g.input(`past_key_values.${l}.key`, dt, [B, kvH, DIMS.past, hd]),
@@ -229,8 +240,9 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
     }
   }
 
-  const weights = new Map<string, Value>();
+  const weights = new Map<string, Value>(opts.weightValues ?? []);
   for (const spec of llamaWeightSpecs(cfg, head)) {
+    if (weights.has(spec.name)) continue;
     if (weightsAs === 'inputs') weights.set(spec.name, g.input(spec.name, dt, spec.shape));
     else {
       const data = opts.weights!(spec.name);
@@ -326,6 +338,7 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
       ]) as [Value, Value];
       attn = g.add(g.matmul(pPast, g.unsqueeze(pv, [2])), g.matmul(pNew, g.unsqueeze(v, [2])));
     } else {
+      presentNew.push({ key: k, value: v });
       const probs = g.softmax(g.add(scoresAgainst(k), bias), -1); // [B,kvH,G,T,T]
       attn = g.matmul(probs, g.unsqueeze(v, [2]));
     }

@@ -32,6 +32,11 @@ export function gradName(weight: string): string {
 export interface TrainGraphOptions {
   /** Default 'float32'; 'float64' for finite-difference checks. */
   dtype?: FloatDType;
+  /**
+   * Pair graphs (DPO): run each pair's prompt once instead of once per response (sharedPromptModel; batch
+   * from collateSharedPrompt in engine/train/data). Default false.
+   */
+  sharedPrompt?: boolean;
   /** Which weights get gradients (default: all). The others stay graph inputs. */
   trainable?: (name: string) => boolean;
 }
@@ -89,6 +94,45 @@ function causalModel(cfg: LlamaConfig, g: Graph, what: string): LlamaModel {
   return buildLlama(g, cfg, { head: 'lm', logits: 'all' });
 }
 
+/**
+ * The causal LM over a pair batch with each prompt run once. Inputs `prefix_ids`, `prefix_attention_mask`,
+ * `prefix_position_ids` [P, Tp]: each pair's prompt without its last token (left-padded); `input_ids`,
+ * `position_ids` [2P, Tc]: the continuations (the prompt's last token, then the chosen response for rows
+ * 0…P−1 and the rejected one for rows P…2P−1); `attention_mask` [2P, Tp + Tc]: prefix then continuation.
+ * The prefix runs through the decoder alone (causal within the prompt); its keys/values at every layer are
+ * the continuations' KV cache — the same per-row as in the concatenated forward (rows i and P+i share pair i's
+ * prefix), so logits of the continuation are the concatenated forward's logits from the last prompt position
+ * on. Gradients of the shared keys/values sum over both responses. The prefix's last-layer queries, MLP and
+ * final norm feed nothing and are dropped from the graph.
+ */
+function sharedPromptModel(cfg: LlamaConfig, g: Graph): LlamaModel {
+  if (cfg.architecture !== 'LlamaForCausalLM') {
+    throw new EngineInputError(`shared-prompt graph: needs a LlamaForCausalLM model, got ${cfg.architecture}`);
+  }
+  const pairs = 'pairs';
+  const prefixLen = 'prefix';
+  const prefix = buildLlama(g, cfg, {
+    head: 'lm',
+    logits: 'none',
+    dims: { batch: pairs, seq: prefixLen },
+    tokens: {
+      inputIds: g.input('prefix_ids', 'int64', [pairs, prefixLen]),
+      attentionMask: g.input('prefix_attention_mask', 'int64', [pairs, prefixLen]),
+      positionIds: g.input('prefix_position_ids', 'int64', [pairs, prefixLen]),
+    },
+  });
+  // Row r of the continuations attends to pair r mod P's prefix: the prefix K/V stacked twice along the batch.
+  const cacheShape = [DIMS.batch, cfg.numKeyValueHeads, DIMS.past, cfg.headDim];
+  const bothRows = (x: Value): Value => g.node('Identity', [g.concat([x, x], 0)], {}, [{ dtype: g.dtype, shape: cacheShape }])[0]!;
+  return buildLlama(g, cfg, {
+    head: 'lm',
+    logits: 'all',
+    kvCache: { present: 'new' },
+    pastValues: prefix.presentNew.map(({ key, value }) => ({ key: bothRows(key), value: bothRows(value) })),
+    weightValues: prefix.weights,
+  });
+}
+
 /** Masked per-token log-probs [rows, T] and their row sums / counts [rows]. */
 function responseLogps(g: Graph, model: LlamaModel, b: BatchInputs): { sums: Value; counts: Value } {
   const tok = g.mul(tokenLogProbs(g, model.logits!, b.targets), b.lossMask);
@@ -142,7 +186,7 @@ export function buildRewardTrainGraph(cfg: LlamaConfig, opts: TrainGraphOptions 
 export function buildDpoTrainGraph(cfg: LlamaConfig, params: DpoParams, opts: TrainGraphOptions = {}): TrainGraph {
   if (!(params.beta > 0)) throw new EngineInputError(`DPO graph: beta must be > 0, got ${params.beta}`);
   const g = new Graph(opts.dtype ?? 'float32', 'dpo_train');
-  const model = causalModel(cfg, g, 'DPO graph');
+  const model = opts.sharedPrompt ? sharedPromptModel(cfg, g) : causalModel(cfg, g, 'DPO graph');
   const b = batchInputs(g);
   const refChosenIn = g.input('ref_chosen_logps', g.dtype, ['pairs']);
   const refRejectedIn = g.input('ref_rejected_logps', g.dtype, ['pairs']);

@@ -165,6 +165,79 @@ export function collatePairs(pairs: PairExample[], padTokenId: number): Sequence
   return collate([...pairs.map((p) => p.chosen), ...pairs.map((p) => p.rejected)], padTokenId);
 }
 
+/**
+ * Pairs with each prompt once (the shared-prompt DPO graph, engine/model/train-graphs): pair i's prompt minus
+ * its last token is the prefix (row i of [P, Tp], left-padded), and its chosen and rejected continuations —
+ * the prompt's last token then the response — are rows i and P+i of `continuation` [2P, Tc], right-padded,
+ * at positions after the prefix. `attentionMask` [2P, Tp + Tc] is the row's pair's prefix mask followed by its
+ * continuation mask. The continuation's responseMask marks the response tokens as in collate().
+ */
+export interface SharedPromptBatch {
+  pairs: number;
+  prefixLength: number;
+  prefixIds: BigInt64Array;
+  prefixMask: BigInt64Array;
+  prefixPositions: BigInt64Array;
+  continuation: SequenceBatch;
+  attentionMask: BigInt64Array;
+}
+
+export function collateSharedPrompt(pairs: PairExample[], padTokenId: number): SharedPromptBatch {
+  if (pairs.length === 0) throw new Error('collateSharedPrompt: empty batch');
+  const P = pairs.length;
+  pairs.forEach((p, i) => {
+    const a = p.chosen.promptIds;
+    const b = p.rejected.promptIds;
+    if (a.length !== b.length || a.some((t, k) => t !== b[k])) throw new Error(`collateSharedPrompt: pair ${i} has different chosen and rejected prompts`);
+  });
+  const prefixLen = pairs.map((p) => Math.max(0, p.chosen.promptIds.length - 1));
+  // At least one (masked) slot, so that no dimension is empty.
+  const Tp = Math.max(1, ...prefixLen);
+  const prefixIds = new BigInt64Array(P * Tp).fill(BigInt(padTokenId));
+  const prefixMask = new BigInt64Array(P * Tp);
+  const prefixPositions = new BigInt64Array(P * Tp);
+  pairs.forEach((p, i) => {
+    const off = Tp - prefixLen[i]!;
+    for (let t = 0; t < prefixLen[i]!; t++) {
+      prefixIds[i * Tp + off + t] = BigInt(p.chosen.promptIds[t]!);
+      prefixMask[i * Tp + off + t] = 1n;
+      prefixPositions[i * Tp + off + t] = BigInt(t);
+    }
+  });
+  const rows = [...pairs.map((p, i) => ({ e: p.chosen, i })), ...pairs.map((p, i) => ({ e: p.rejected, i }))];
+  const tails = rows.map(({ e }) => (e.promptIds.length > 0 ? [e.promptIds.at(-1)!, ...e.responseIds] : e.responseIds));
+  const Tc = Math.max(...tails.map((t) => t.length));
+  const B = 2 * P;
+  const inputIds = new BigInt64Array(B * Tc).fill(BigInt(padTokenId));
+  const contMask = new BigInt64Array(B * Tc);
+  const positionIds = new BigInt64Array(B * Tc);
+  const responseMask = new Float32Array(B * Tc);
+  const attentionMask = new BigInt64Array(B * (Tp + Tc));
+  const responseTokens: number[] = [];
+  rows.forEach(({ e, i }, b) => {
+    const ids = tails[b]!;
+    for (let t = 0; t < Tc; t++) positionIds[b * Tc + t] = BigInt(prefixLen[i]! + t);
+    ids.forEach((id, t) => {
+      inputIds[b * Tc + t] = BigInt(id);
+      contMask[b * Tc + t] = 1n;
+      // Token t is a response token when the prompt's last token precedes it (t ≥ 1), as in collate().
+      if (t > 0) responseMask[b * Tc + t] = 1;
+    });
+    for (let t = 0; t < Tp; t++) attentionMask[b * (Tp + Tc) + t] = prefixMask[i * Tp + t]!;
+    for (let t = 0; t < Tc; t++) attentionMask[b * (Tp + Tc) + Tp + t] = contMask[b * Tc + t]!;
+    responseTokens.push(e.responseIds.length - (e.promptIds.length === 0 ? 1 : 0));
+  });
+  return {
+    pairs: P,
+    prefixLength: Tp,
+    prefixIds,
+    prefixMask,
+    prefixPositions,
+    continuation: { batch: B, length: Tc, inputIds, attentionMask: contMask, positionIds, responseMask, responseTokens },
+    attentionMask,
+  };
+}
+
 /** Split `order` (one epoch's permutation) into optimizer steps of micro-batches. */
 export function planEpoch(order: number[], batchSize: number, gradientAccumulation: number): number[][][] {
   const perStep = batchSize * gradientAccumulation;

@@ -6,7 +6,7 @@ import type { Weights } from '../hf/checkpoint';
 import type { LlamaConfig } from '../hf/config';
 import type { DpoParams } from '../losses/dpo';
 import { createSession, type ort, tensor } from '../onnx/session';
-import { type Example, type PairExample, type SequenceBatch, collate, collatePairs } from './data';
+import { type Example, type PairExample, type SequenceBatch, type SharedPromptBatch, collate, collatePairs, collateSharedPrompt } from './data';
 import { GRAD_PREFIX, buildDpoTrainGraph, buildLogProbGraph, buildRewardTrainGraph, buildSftTrainGraph, gradName } from '../model/train-graphs';
 import type { MicroBatchResult, Objective } from './objective';
 
@@ -83,6 +83,20 @@ export function batchFeeds(b: SequenceBatch, padTokenId: number): Record<string,
   };
 }
 
+/** Feeds of the shared-prompt pair graph (collateSharedPrompt): prefix inputs, continuation inputs, targets. */
+export function sharedPromptFeeds(b: SharedPromptBatch, padTokenId: number): Record<string, ort.Tensor> {
+  const P = b.pairs;
+  const Tp = b.prefixLength;
+  const c = b.continuation;
+  return {
+    ...batchFeeds(c, padTokenId),
+    attention_mask: tensor('int64', b.attentionMask, [c.batch, Tp + c.length]),
+    prefix_ids: tensor('int64', b.prefixIds, [P, Tp]),
+    prefix_attention_mask: tensor('int64', b.prefixMask, [P, Tp]),
+    prefix_position_ids: tensor('int64', b.prefixPositions, [P, Tp]),
+  };
+}
+
 function readGrads(out: ort.InferenceSession.ReturnType, weights: Weights): Map<string, Float32Array> {
   const grads = new Map<string, Float32Array>();
   for (const name of weights.keys()) {
@@ -143,16 +157,19 @@ export interface DpoItem {
   refRejected: number;
 }
 
-/** DPO (sigmoid / IPO, label smoothing, RPO); sums: reward accuracy, margin, chosen/rejected rewards. */
+/**
+ * DPO (sigmoid / IPO, label smoothing, RPO); sums: reward accuracy, margin, chosen/rejected rewards. Each
+ * pair's prompt runs once (the shared-prompt graph).
+ */
 export function dpoObjective(cfg: LlamaConfig, params: DpoParams, opts: SessionChoice = {}): Objective<DpoItem> {
   const pad = cfg.padTokenId ?? cfg.eosTokenIds[0] ?? 0;
-  const runner = new GraphRunner(() => buildDpoTrainGraph(cfg, params), opts);
+  const runner = new GraphRunner(() => buildDpoTrainGraph(cfg, params, { sharedPrompt: true }), opts);
   return {
     units: (items) => items.length,
     async run(weights, items): Promise<MicroBatchResult> {
       const P = items.length;
       const out = await runner.run(weights, {
-        ...batchFeeds(collatePairs(items.map((i) => i.pair), pad), pad),
+        ...sharedPromptFeeds(collateSharedPrompt(items.map((i) => i.pair), pad), pad),
         ref_chosen_logps: tensor('float32', items.map((it) => it.refChosen), [P]),
         ref_rejected_logps: tensor('float32', items.map((it) => it.refRejected), [P]),
       });
