@@ -66,6 +66,8 @@ export class RunControl {
   /** The progress signal to the root in flight (patch `progress-reports-coalesced`), and the reports waiting for it. */
   private inFlight: Promise<void> | null = null;
   private readonly queued: Array<Omit<ProgressReport, 'from'>> = [];
+  /** `unsent` reports not yet carried to the root by a later one. */
+  private held: Omit<ProgressReport, 'from'> | null = null;
 
   constructor(
     private readonly init: ControlInit,
@@ -166,7 +168,15 @@ export class RunControl {
 
   /** Waits while paused (a step boundary). */
   async gate(): Promise<void> {
-    if (this.status.paused) await condition(() => !this.status.paused);
+    if (!this.status.paused) return;
+    // While paused the root should show where this workflow stopped: send what was held back.
+    const root = this.init.root;
+    if (this.held !== null && root) {
+      this.enqueue(this.held);
+      this.held = null;
+      this.pump(root);
+    }
+    await condition(() => !this.status.paused);
   }
 
   /** Records the running child (or null) and sends it the current pause/stop state. */
@@ -200,12 +210,15 @@ export class RunControl {
    * Since patch `progress-reports-coalesced` at most one signal is in flight: reports made meanwhile are
    * merged into one (later fields win; two iterations' metrics are never merged), because every signal costs
    * a workflow task in this workflow (ExternalWorkflowExecutionSignaled) and one in the root, and those tasks
-   * delay the task that schedules the next activity when they run at the same time. And `relayedByParent:
-   * true` then only updates this workflow's own status: the caller's parent tells the root itself (a child's
-   * last report, which would otherwise have to be waited for before the child may complete: a workflow must
-   * not close with a signal in flight). Before that patch `relayedByParent` reports are sent like the others.
+   * delay the task that schedules the next activity when they run at the same time. And `unsent: true` then
+   * only updates this workflow's own status, for a report the root learns otherwise: from the parent (a
+   * child's last report, which would otherwise have to be waited for before the child may complete: a
+   * workflow must not close with a signal in flight), or from the next report, sent in the same workflow task
+   * (a step whose commands only leave with the next step's, e.g. around a local activity): such a report is
+   * held and merged into the next one sent (or sent by `gate()` when the workflow pauses). Before that patch
+   * `unsent` reports are sent like the others.
    */
-  async report(report: Omit<ProgressReport, 'from'>, options: { flush?: boolean; relayedByParent?: boolean } = {}): Promise<void> {
+  async report(report: Omit<ProgressReport, 'from'>, options: { flush?: boolean; unsent?: boolean } = {}): Promise<void> {
     this.apply({ ...report, from: workflowInfo().workflowId });
     const root = this.init.root;
     if (!root) return;
@@ -218,15 +231,29 @@ export class RunControl {
       if (options.flush) await this.reporting;
       return;
     }
-    if (options.relayedByParent) return;
-    const last = this.queued.at(-1);
-    if (last && !(last.metrics && report.metrics)) {
-      this.queued[this.queued.length - 1] = { ...last, ...report, ...(last.models || report.models ? { models: { ...last.models, ...report.models } } : {}) };
-    } else {
-      this.queued.push(report);
+    if (options.unsent) {
+      // Held back: it goes out merged into the next report that is sent, or from gate() before a pause.
+      this.held = this.held === null ? report : (mergeReports(this.held, report) ?? report);
+      return;
     }
+    let next = report;
+    if (this.held !== null) {
+      const both = mergeReports(this.held, report);
+      if (both) next = both;
+      else this.enqueue(this.held);
+      this.held = null;
+    }
+    this.enqueue(next);
     this.pump(root);
     if (options.flush) await this.flushReports();
+  }
+
+  /** Queues a report behind the one in flight, merged into the last queued one when possible. */
+  private enqueue(report: Omit<ProgressReport, 'from'>): void {
+    const last = this.queued.at(-1);
+    const both = last ? mergeReports(last, report) : null;
+    if (both) this.queued[this.queued.length - 1] = both;
+    else this.queued.push(report);
   }
 
   private async send(root: string, report: Omit<ProgressReport, 'from'>): Promise<void> {
@@ -321,6 +348,14 @@ export class RunControl {
       // The child completed between our bookkeeping and the signal; nothing left to control there.
     }
   }
+}
+
+/** One report with the fields of both (b's win), or null when both carry metrics (two iterations' rows). */
+function mergeReports(a: Omit<ProgressReport, 'from'>, b: Omit<ProgressReport, 'from'>): Omit<ProgressReport, 'from'> | null {
+  if (a.metrics && b.metrics) return null;
+  const merged = { ...a, ...b };
+  if (a.models || b.models) merged.models = { ...a.models, ...b.models };
+  return merged;
 }
 
 function bestOf(metrics: IterationMetrics[]): number | null {

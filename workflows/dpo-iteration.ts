@@ -69,7 +69,9 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
     { onlineOptions: () => o },
   ).install();
   ctl.setStage('online-dpo');
-  await ctl.report({ iteration: t, step: 'select-prompts', shards: null });
+  // Since patch progress-reports-coalesced the root learns the iteration from the 'generate' report: prompt
+  // selection is a local activity, so this report's commands would only leave with that one's anyway.
+  await ctl.report({ iteration: t, step: 'select-prompts', shards: null }, { unsent: true });
 
   // 1. prompts
   await ctl.gate();
@@ -84,7 +86,7 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
   const total = prompts.shards.length;
 
   // 2. generation, in a bounded window of shards
-  await ctl.report({ step: 'generate', shards: { step: 'generate', done: 0, total } });
+  await ctl.report({ iteration: t, step: 'generate', shards: { step: 'generate', done: 0, total } });
   let done = 0;
   const generated: GeneratedShard[] = await inWindows(prompts.shards, exec.inferenceWindow, async (s) => {
     await ctl.gate();
@@ -105,7 +107,8 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
       seed: recipe.seed,
       engine,
     });
-    await ctl.report({ shards: { step: 'generate', done: ++done, total } });
+    // The last shard's report is superseded by the 'score' report made in the same workflow task.
+    await ctl.report({ shards: { step: 'generate', done: ++done, total } }, { unsent: done === total });
     return out;
   });
 
@@ -124,12 +127,14 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
       k: o.k,
       engine,
     });
-    await ctl.report({ shards: { step: 'score', done: ++done, total } });
+    // The last shard's report is superseded by the 'build-pairs' report made in the same workflow task.
+    await ctl.report({ shards: { step: 'score', done: ++done, total } }, { unsent: done === total });
     return out;
   });
 
   // 4. pairs
-  await ctl.report({ step: 'build-pairs', shards: null });
+  // Building pairs is a local activity: this report's commands would only leave with the 'train' report's.
+  await ctl.report({ step: 'build-pairs', shards: null }, { unsent: true });
   await ctl.gate();
   const pairs = await shortControl(exec, `${it}: build pairs (${o.pairSelector})`).buildPairs({
     run,
@@ -214,7 +219,7 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
     k: o.k,
   };
   // onlineDpo relays 'done' with this iteration's metrics; nothing may be in flight when this workflow closes.
-  await ctl.report({ step: 'done', shards: null }, { flush: true, relayedByParent: true });
+  await ctl.report({ step: 'done', shards: null }, { flush: true, unsent: true });
   await ctl.flushReports();
   ctl.setStage('completed');
   return {

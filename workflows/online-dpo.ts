@@ -180,8 +180,8 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
       pending = null;
     }
     running = t;
-    // Since patch progress-reports-coalesced the iteration child tells the root this itself, first thing.
-    await ctl.report({ iteration: t, step: 'select-prompts', shards: null }, { relayedByParent: coalesced() });
+    // Since patch progress-reports-coalesced the iteration child tells the root this itself, with its first report.
+    await ctl.report({ iteration: t, step: 'select-prompts', shards: null }, { unsent: true });
     const child = await startChild(dpoIteration, {
       workflowId: childId.iteration(prefix, t),
       taskQueue: exec.taskQueues.control,
@@ -212,7 +212,7 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
     if (coalesced()) {
       // The iteration's last report ('done') rides with its metrics. No wait for the root here: the next
       // iteration starts at once. After the last iteration the pipeline applies the result's metrics itself.
-      await ctl.report({ metrics: result.metrics, step: 'done', shards: null }, { relayedByParent: !more && relayedToRoot });
+      await ctl.report({ metrics: result.metrics, step: 'done', shards: null }, { unsent: !more && relayedToRoot });
     } else {
       await ctl.report({ metrics: result.metrics }, { flush: true });
     }

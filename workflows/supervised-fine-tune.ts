@@ -40,7 +40,7 @@ export async function supervisedFineTune(input: SupervisedFineTuneInput = {}): P
     engine: engineSettings(recipe),
   });
   // The parent reports the model to the root itself; nothing may be in flight when this workflow closes.
-  await ctl.report({ models: { sft: trained.model } }, { flush: true, relayedByParent: true });
+  await ctl.report({ models: { sft: trained.model } }, { flush: true, unsent: true });
   await ctl.flushReports();
   ctl.setStage('completed');
   return { ...trained, baseModel };

@@ -35,7 +35,7 @@ export async function trainRewardModel(input: TrainRewardModelInput = {}): Promi
     engine: engineSettings(recipe),
   });
   // The parent reports the model to the root itself; nothing may be in flight when this workflow closes.
-  await ctl.report({ models: { reward: trained.model } }, { flush: true, relayedByParent: true });
+  await ctl.report({ models: { reward: trained.model } }, { flush: true, unsent: true });
   await ctl.flushReports();
   ctl.setStage('completed');
   return trained;

@@ -97,10 +97,12 @@ describe('rlhfPipeline (mock activities)', () => {
     expect(status).toMatchObject({ stage: 'completed', iteration: 2, paused: false, bestReward: 0.2 });
     expect((await handle.query(metricsQuery)).map((m) => m.iteration)).toEqual([0, 1, 2]);
 
-    // RLHF_RECORD_HISTORIES=1 refreshes the replay fixtures (test/workflows/replay.test.ts) from this run.
-    if (process.env.RLHF_RECORD_HISTORIES === '1') {
+    // RLHF_RECORD_HISTORIES=1 refreshes the replay fixtures (test/workflows/replay.test.ts) from this run;
+    // RLHF_RECORD_HISTORIES=<prefix> adds a set `<prefix>-<type>.json` (histories of newer code, its patches taken).
+    const record = process.env.RLHF_RECORD_HISTORIES;
+    if (record) {
       for (const [name, wid] of [['rlhfPipeline', id], ['supervisedFineTune', `${id}/sft`], ['trainRewardModel', `${id}/reward-model`], ['onlineDpo', `${id}/online`], ['dpoIteration', `${id}/iter-0001`]]) {
-        await saveHistory(name as string, wid as string, await h.client.workflow.getHandle(wid as string).fetchHistory());
+        await saveHistory(record === '1' ? (name as string) : `${record}-${name as string}`, wid as string, await h.client.workflow.getHandle(wid as string).fetchHistory());
       }
     }
   });

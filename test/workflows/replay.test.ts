@@ -1,5 +1,7 @@
 // Determinism guard: histories recorded from earlier runs (test/workflows/histories/*.json, refreshed with
-// RLHF_RECORD_HISTORIES=1 npx vitest run test/workflows/pipeline.test.ts) must replay against the current
+// RLHF_RECORD_HISTORIES=1 npx vitest run test/workflows/pipeline.test.ts; reports-coalesced-*.json recorded with
+// RLHF_RECORD_HISTORIES=reports-coalesced after patches progress-reports-coalesced and
+// short-control-activities-local) must replay against the current
 // workflow code. A change that alters the command sequence without `patched()` (workflows/README.md)
 // fails here.
 import { readdir, readFile } from 'node:fs/promises';
@@ -18,8 +20,10 @@ describe('replay of recorded histories', () => {
   it('has a fixture for every workflow type', () => {
     // Mock-activity runs (test/workflows/pipeline.test.ts) and a real end-to-end run with the engine
     // (e2e-*, recorded by test/e2e/pipeline.e2e.test.ts with RLHF_RECORD_HISTORIES=1).
+    // Sets recorded after patches (RLHF_RECORD_HISTORIES=<set>): `<set>-<type>.json`, replayed beside the older ones.
     const types = ['dpoIteration', 'onlineDpo', 'rlhfPipeline', 'supervisedFineTune', 'trainRewardModel'];
-    expect(files).toEqual([...types.map((t) => `e2e-${t}.json`), ...types.map((t) => `${t}.json`)].sort());
+    const sets = ['', 'e2e-', 'reports-coalesced-'];
+    expect(files).toEqual(sets.flatMap((set) => types.map((t) => `${set}${t}.json`)).sort());
   });
 
   it.each(files)('%s replays without non-determinism', async (file) => {
