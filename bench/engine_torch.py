@@ -52,7 +52,7 @@ def seq_logps(model, ids, mask, prompt_len):
     return (lp * resp).sum(-1)
 
 
-def dpo_bench(model_dir, batch, seq, repeats):
+def dpo_bench(model_dir, batch, seq, repeats, warmup):
     """Reference log-probs precomputed (as the engine's trainDpo does once per run); the step is policy
     forward + backward, grad-norm clipping (1.0) and AdamW. `with_ref_forward` adds the reference forward
     under no_grad inside the step (TRL's default without precompute_ref_log_probs)."""
@@ -84,7 +84,8 @@ def dpo_bench(model_dir, batch, seq, repeats):
         return loss.item()
 
     def timed(with_ref):
-        step(with_ref)  # warm-up
+        for _ in range(warmup):
+            step(with_ref)
         times = []
         for _ in range(repeats):
             t0 = time.perf_counter()
@@ -100,6 +101,7 @@ def dpo_bench(model_dir, batch, seq, repeats):
         "seq": seq,
         "step_seconds": t[len(t) // 2],
         "step_seconds_min": t[0],
+        "warmup_steps": warmup,
         "with_ref_forward_step_seconds": tr[len(tr) // 2],
     }
 
@@ -113,6 +115,8 @@ def main():
     ap.add_argument("--repeats", type=int, default=2)
     ap.add_argument("--dpo-batch", type=int, default=8)
     ap.add_argument("--dpo-seq", type=int, default=128)
+    ap.add_argument("--dpo-warmup", type=int, default=3, help="untimed DPO steps before timing")
+    ap.add_argument("--dpo-repeats", type=int, default=5, help="timed DPO steps (median reported)")
     ap.add_argument("--skip-dpo", action="store_true")
     ap.add_argument("--batches", default="1,16", help="generation batch sizes, comma-separated (empty: none)")
     a = ap.parse_args()
@@ -124,7 +128,7 @@ def main():
         "generation": [gen_bench(model, int(b), a.new_tokens, a.prompt_len, a.repeats) for b in a.batches.split(",") if b],
     }
     if not a.skip_dpo:
-        result["dpo"] = dpo_bench(a.model_dir, a.dpo_batch, a.dpo_seq, max(3, a.repeats))
+        result["dpo"] = dpo_bench(a.model_dir, a.dpo_batch, a.dpo_seq, a.dpo_repeats, a.dpo_warmup)
     print(json.dumps(result))
 
 

@@ -31,7 +31,9 @@ export function createAdamWState(params: Map<string, { data: Float32Array }>): A
 
 /**
  * One AdamW step over every parameter with a gradient, in place. `grads` maps names to gradients of the same
- * length (parameters without a gradient are left untouched, as torch skips `p.grad is None`).
+ * length (parameters without a gradient are left untouched, as torch skips `p.grad is None`). `gradScale`
+ * (gradient clipping's factor, see clip.ts) multiplies each gradient as it is read, rounded to float32 as an
+ * in-place clip would store it; the gradients themselves are not modified.
  */
 export function adamWStep(
   params: Map<string, { data: Float32Array }>,
@@ -39,6 +41,7 @@ export function adamWStep(
   state: AdamWState,
   lr: number,
   h: AdamWHyper,
+  gradScale = 1,
 ): void {
   state.step += 1;
   const t = state.step;
@@ -53,7 +56,7 @@ export function adamWStep(
     const v = state.v.get(name);
     if (!m || !v) throw new Error(`AdamW: no optimizer state for parameter "${name}"`);
     if (g.length !== p.data.length) throw new Error(`AdamW: gradient of "${name}" has ${g.length} values, parameter has ${p.data.length}`);
-    updateTensor(p.data, g, m, v, h.beta1, h.beta2, h.eps, decay, stepSize, bc2Sqrt);
+    updateTensor(p.data, g, gradScale, m, v, h.beta1, h.beta2, h.eps, decay, stepSize, bc2Sqrt);
   }
 }
 
@@ -61,6 +64,7 @@ export function adamWStep(
 function updateTensor(
   w: Float32Array,
   g: Float32Array,
+  gradScale: number,
   m: Float32Array,
   v: Float32Array,
   beta1: number,
@@ -74,7 +78,7 @@ function updateTensor(
   const oneMinusBeta2 = 1 - beta2;
   const n = w.length;
   for (let i = 0; i < n; i++) {
-    const gi = g[i]!;
+    const gi = gradScale === 1 ? g[i]! : Math.fround(g[i]! * gradScale);
     // Moments are stored as float32: the update reads them back rounded, as torch does.
     const mi = Math.fround(beta1 * m[i]! + oneMinusBeta1 * gi);
     const vi = Math.fround(beta2 * v[i]! + oneMinusBeta2 * gi * gi);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { adamWStep, createAdamWState } from './adamw';
-import { clipGradNorm } from './clip';
+import { clipCoefficient, clipGradNorm, globalGradNorm } from './clip';
 import { learningRateAt, lrMultiplier, warmupSteps } from './schedule';
 
 describe('AdamW', () => {
@@ -31,6 +31,32 @@ describe('clip_grad_norm', () => {
     expect(clipGradNorm(g, 1)).toBe(5);
     expect(g.get('a')![0]).toBeCloseTo(3 / (5 + 1e-6), 6);
     expect(g.get('b')![0]).toBeCloseTo(4 / (5 + 1e-6), 6);
+  });
+});
+
+describe('clipping applied by AdamW (gradScale)', () => {
+  it('gives the same bits as clipping in place then stepping, and leaves the gradients as they were', () => {
+    const n = 1000;
+    const init = Float32Array.from({ length: n }, (_, i) => Math.sin(i * 1.7));
+    const grad = () => Float32Array.from({ length: n }, (_, i) => Math.cos(i * 0.3) * 3);
+    const h = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0.01 };
+    const a = new Map([['w', { data: Float32Array.from(init) }]]);
+    const b = new Map([['w', { data: Float32Array.from(init) }]]);
+    const sa = createAdamWState(a);
+    const sb = createAdamWState(b);
+    for (let step = 0; step < 3; step++) {
+      const ga = new Map([['w', grad()]]);
+      clipGradNorm(ga, 1);
+      adamWStep(a, ga, sa, 1e-3, h);
+      const gb = new Map([['w', grad()]]);
+      const coef = clipCoefficient(globalGradNorm(gb.values()), 1);
+      expect(coef).toBeLessThan(1);
+      adamWStep(b, gb, sb, 1e-3, h, coef);
+      expect([...gb.get('w')!]).toEqual([...grad()]);
+    }
+    expect(Buffer.from(b.get('w')!.data.buffer).equals(Buffer.from(a.get('w')!.data.buffer))).toBe(true);
+    expect(Buffer.from(sb.m.get('w')!.buffer).equals(Buffer.from(sa.m.get('w')!.buffer))).toBe(true);
+    expect(Buffer.from(sb.v.get('w')!.buffer).equals(Buffer.from(sa.v.get('w')!.buffer))).toBe(true);
   });
 });
 

@@ -18,7 +18,7 @@ import { type HfModel, type Weights, saveHfModel } from '../hf/checkpoint';
 import { EngineInputError } from '../hf/errors';
 import type { Tensor } from '../hf/safetensors';
 import { type AdamWState, adamWStep, createAdamWState } from '../optim/adamw';
-import { clipGradNorm } from '../optim/clip';
+import { clipCoefficient, globalGradNorm } from '../optim/clip';
 import { learningRateAt } from '../optim/schedule';
 import { rngFor, shuffledIndices } from '../rng';
 import { type TrainerState, TRAIN_STATE_FORMAT, pruneCheckpoints, readTrainCheckpoint, writeTrainCheckpoint } from './checkpoint';
@@ -193,14 +193,11 @@ async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
         await yieldToEventLoop();
       }
       state.units += stepUnits;
-      const gradNorm = clipGradNorm(grads, hyper.maxGradNorm);
+      const gradNorm = globalGradNorm(grads.values());
       const lr = learningRateAt(hyper, state.step, totalSteps);
-      adamWStep(weights, grads, optimizer, lr, {
-        beta1: hyper.adamBeta1,
-        beta2: hyper.adamBeta2,
-        eps: hyper.adamEps,
-        weightDecay: hyper.weightDecay,
-      });
+      const hyperAdam = { beta1: hyper.adamBeta1, beta2: hyper.adamBeta2, eps: hyper.adamEps, weightDecay: hyper.weightDecay };
+      // Clipping's factor is applied by AdamW as it reads each gradient (one pass instead of two).
+      adamWStep(weights, grads, optimizer, lr, hyperAdam, clipCoefficient(gradNorm, hyper.maxGradNorm));
       state.step += 1;
       state.stepInEpoch += 1;
       if (state.stepInEpoch >= plan.length) {
