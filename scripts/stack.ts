@@ -240,6 +240,24 @@ function startWatchdog(owner: number, pid: number): void {
   spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
 }
 
+/**
+ * Whether the dev server runs every task queue with one partition. Partitions spread a queue over matching
+ * hosts; the dev server is one process, and with the default 4 a task that waits in one partition's backlog
+ * while the worker polls another is handed over only after a forwarding delay (the orchestration bench saw
+ * activities wait 2, 4 and 6 s this way with an idle worker). One partition lets every poll match every task.
+ * This is a dev-server setting only (a production cluster keeps its own partitions). A database created
+ * before this setting keeps 4: with one read partition, tasks left in the backlog of partitions 1–3 would
+ * never be dispatched. So the choice is recorded next to the database when the database is created.
+ */
+async function singlePartitionQueues(db: string): Promise<boolean> {
+  const marker = `${db}.single-partition`;
+  if (!existsSync(db)) {
+    await writeFile(marker, 'created with matching.numTaskqueueReadPartitions=1 and numTaskqueueWritePartitions=1 (scripts/stack.ts)\n');
+    return true;
+  }
+  return existsSync(marker);
+}
+
 /** Starts the Temporal dev server (or reuses the running one). Returns true when it was reused. */
 export async function startTemporal(o: StackOptions): Promise<boolean> {
   const existing = await runningPid(o, 'temporal');
@@ -251,6 +269,8 @@ export async function startTemporal(o: StackOptions): Promise<boolean> {
   await assertPortFree(o, o.temporalPort, 'Temporal gRPC', 'RLHF_TEMPORAL_PORT');
   if (o.uiPort !== null) await assertPortFree(o, o.uiPort, 'Temporal Web UI', 'RLHF_TEMPORAL_UI_PORT');
   await mkdir(join(o.dataDir, 'temporal'), { recursive: true });
+  const db = join(o.dataDir, 'temporal', 'temporal.sqlite');
+  const onePartition = await singlePartitionQueues(db);
   const args = [
     'server', 'start-dev',
     '--ip', o.host,
@@ -258,9 +278,10 @@ export async function startTemporal(o: StackOptions): Promise<boolean> {
     ...(o.uiPort === null ? ['--headless'] : ['--ui-port', String(o.uiPort)]),
     // Payload encryption (shared/codec): the UI decodes through scripts/codec-server.ts at this URL.
     ...(o.uiPort !== null && o.env.RLHF_UI_CODEC_ENDPOINT ? ['--ui-codec-endpoint', o.env.RLHF_UI_CODEC_ENDPOINT] : []),
-    '--db-filename', join(o.dataDir, 'temporal', 'temporal.sqlite'),
+    '--db-filename', db,
     // A loaded 2-core box can stall a workflow task past the 10 s default; a timeout there only adds retries.
     '--dynamic-config-value', 'history.defaultWorkflowTaskTimeout="60s"',
+    ...(onePartition ? ['--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1', '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1'] : []),
     ...searchAttributeFlags(),
     '--log-level', 'warn',
   ];
