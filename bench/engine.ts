@@ -126,63 +126,71 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
       cpus: cpus().length,
     };
     const only = new Set(o.only ?? PARTS);
-    const batches = [1, 16].filter((b) => only.has(`b${b}`));
-    const generation = [];
-    for (const b of batches) {
+    const py = o.torch === false ? null : findPython(o.python);
+    if (o.torch !== false && !py) log('torch baseline skipped: no Python with torch + transformers (set BENCH_PYTHON)');
+    else if (py) log(`torch baseline with ${py}`);
+    // Each part runs on the engine and then at once on torch: the machine's load drifts, ratios of figures
+    // measured back to back are the comparable numbers.
+    const torchPart = (args: string[]): TorchResult | null => {
+      if (!py) return null;
+      const r = spawnSync(
+        py,
+        [join(ROOT, 'bench/engine_torch.py'), '--model-dir', dir, '--threads', String(threads), '--new-tokens', String(newTokens), ...args],
+        { encoding: 'utf8', maxBuffer: 1 << 24 },
+      );
+      const line = r.stdout.trim().split('\n').at(-1) ?? '';
+      if (r.status !== 0 || !line.startsWith('{')) {
+        log(`torch baseline failed: ${r.stderr.slice(-2000)}`);
+        return null;
+      }
+      return JSON.parse(line) as TorchResult;
+    };
+    const generation: Awaited<ReturnType<typeof generationRun>>[] = [];
+    const torch: { torch?: string; threads?: number; generation: TorchResult['generation']; dpo?: TorchResult['dpo'] } = { generation: [] };
+    const ratios: Record<string, number> = {};
+    for (const b of [1, 16].filter((x) => only.has(`b${x}`))) {
       const g = await generationRun(dir, b, newTokens, threads);
       log(`engine generate batch ${b}: ${g.tokens_per_s.toFixed(1)} tokens/s (${g.seconds.toFixed(2)} s)`);
       generation.push(g);
+      const t = torchPart(['--batches', String(b), '--skip-dpo']);
+      const tg = t?.generation.find((x) => x.batch === b);
+      if (t && tg) {
+        Object.assign(torch, { torch: t.torch, threads: t.threads });
+        torch.generation.push(tg);
+        ratios[`generation_b${b}_speedup_vs_hf`] = g.tokens_per_s / tg.tokens_per_s;
+        log(`torch generate batch ${b}: ${tg.tokens_per_s.toFixed(1)} tokens/s; speedup ${ratios[`generation_b${b}_speedup_vs_hf`]!.toFixed(2)}`);
+      }
     }
     result['generation'] = generation;
-    const dpo = only.has('dpo') ? await dpoStep(dir, threads, log) : null;
-    if (dpo) result['dpo'] = dpo;
-    result['peak_rss_mb'] = Math.round(process.resourceUsage().maxRSS / 1024);
-
-    if (o.torch !== false) {
-      const py = findPython(o.python);
-      if (!py) log('torch baseline skipped: no Python with torch + transformers (set BENCH_PYTHON)');
-      else {
-        log(`torch baseline with ${py} …`);
-        const r = spawnSync(
-          py,
-          [
-            join(ROOT, 'bench/engine_torch.py'),
-            '--model-dir',
-            dir,
-            '--threads',
-            String(threads),
-            '--new-tokens',
-            String(newTokens),
-            '--batches',
-            batches.join(','),
-            '--dpo-warmup',
-            String(DPO_WARMUP_STEPS),
-            '--dpo-repeats',
-            String(DPO_TIMED_STEPS),
-            ...(dpo ? [] : ['--skip-dpo']),
-          ],
-          { encoding: 'utf8', maxBuffer: 1 << 24 },
-        );
-        const line = r.stdout.trim().split('\n').at(-1) ?? '';
-        if (r.status !== 0 || !line.startsWith('{')) log(`torch baseline failed: ${r.stderr.slice(-2000)}`);
-        else {
-          const t = JSON.parse(line) as { generation: { batch: number; tokens_per_s: number }[]; dpo?: { step_seconds: number } };
-          result['torch'] = t;
-          const ratios: Record<string, number> = {};
-          for (const g of generation) {
-            const tg = t.generation.find((x) => x.batch === g.batch);
-            if (tg) ratios[`generation_b${g.batch}_speedup_vs_hf`] = g.tokens_per_s / tg.tokens_per_s;
-          }
-          if (dpo && t.dpo) ratios['dpo_step_time_vs_torch'] = (dpo as { step_seconds: number }).step_seconds / t.dpo.step_seconds;
-          result['ratios'] = ratios;
-          for (const [k, v] of Object.entries(ratios)) log(`${k}: ${v.toFixed(2)}`);
-        }
+    if (only.has('dpo')) {
+      const dpo = await dpoStep(dir, threads, log);
+      result['dpo'] = dpo;
+      const t = torchPart(['--batches', '', '--dpo-warmup', String(DPO_WARMUP_STEPS), '--dpo-repeats', String(DPO_TIMED_STEPS)]);
+      if (t?.dpo) {
+        Object.assign(torch, { torch: t.torch, threads: t.threads });
+        torch.dpo = t.dpo;
+        ratios['dpo_step_time_vs_torch'] = dpo.step_seconds / t.dpo.step_seconds;
+        log(`torch DPO step: ${t.dpo.step_seconds.toFixed(2)} s; engine/torch ${ratios['dpo_step_time_vs_torch']!.toFixed(2)}`);
       }
+    }
+    result['peak_rss_mb'] = Math.round(process.resourceUsage().maxRSS / 1024);
+    // The 1-minute load average at the end, beside the one at the start.
+    result['load_average_1m_end'] = loadavg()[0];
+    if (py) {
+      result['torch'] = torch;
+      result['ratios'] = ratios;
     }
     return result;
   } finally {
     rmSync(root, { recursive: true, force: true });
   }
+}
+
+interface TorchResult {
+  torch: string;
+  threads: number;
+  generation: { batch: number; new_tokens: number; seconds: number; tokens_per_s: number }[];
+  dpo?: { step_seconds: number } & Record<string, unknown>;
 }
 
 /** DPO steps before timing (the first one includes the session build), then timed steps (median reported). */
@@ -194,7 +202,7 @@ const DPO_TIMED_STEPS = 5;
  * chosen and rejected sequences are 128 tokens (32 prompt + 96 response), reference log-probs precomputed (as
  * trainDpo does once per run), gradient clipping, AdamW. Runs on this thread (no worker) to time the step itself.
  */
-async function dpoStep(dir: string, threads: number, log: (l: string) => void): Promise<Record<string, unknown> | null> {
+async function dpoStep(dir: string, threads: number, log: (l: string) => void): Promise<{ step_seconds: number } & Record<string, unknown>> {
   const model = loadHfModel(dir);
   const tok = loadTokenizer(dir);
   const text = (i: number, len: number) => Array.from({ length: len }, (_, k) => String.fromCharCode(97 + ((i * 7 + k * 3) % 26))).join('');
