@@ -214,7 +214,8 @@ async function dpoStep(dir: string, threads: number, log: (l: string) => void): 
   const state = createAdamWState(model.weights);
   const step = async () => {
     const r = await objective.run(model.weights, items);
-    const norm = globalGradNorm(r.grads.values()); // clipping at 1.0, applied by AdamW as engine/train/loop does
+    // Clipping at 1.0, applied by AdamW, as engine/train/loop does for a step of one micro-batch.
+    const norm = r.gradSquaredNorm !== undefined ? Math.sqrt(r.gradSquaredNorm) : globalGradNorm(r.grads.values());
     adamWStep(model.weights, r.grads, state, 5e-7, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, clipCoefficient(norm, 1.0));
     return r.loss;
   };

@@ -23,6 +23,8 @@ import type { LlamaModel, LlamaOptions } from './llama';
 import { buildLlama, DIMS } from './llama';
 
 export const GRAD_PREFIX = 'grad.';
+/** Output [trainable weights]: Σ g² of each gradient, in trainableNames order (the clipping norm's terms). */
+export const GRAD_SQUARES = 'grad_squares';
 
 /** Output name of a weight's gradient. */
 export function gradName(weight: string): string {
@@ -77,6 +79,9 @@ function finish(g: Graph, model: LlamaModel, loss: Value, metrics: Record<string
   g.output('loss', loss);
   for (const [name, v] of Object.entries(metrics)) g.output(name, v);
   trainableNames.forEach((n, i) => g.output(gradName(n), grads[i]!));
+  // Summed while each gradient is still in cache: the trainer's global norm without another pass over them.
+  const squares = grads.map((d) => g.unsqueeze(g.node('ReduceSumSquare', [d], { keepdims: 0 }, [{ dtype: d.dtype, shape: [] }])[0]!, [0]));
+  g.output(GRAD_SQUARES, g.concat(squares, 0));
   return {
     graph: g,
     model,

@@ -177,6 +177,8 @@ async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
       sumsBeforeStep = { ...state.sums };
       for (const g of grads.values()) g.fill(0);
       let loss = 0;
+      /** With one micro-batch (share 1) the step's gradient is the run's: the graph's Σ g² is its squared norm. */
+      let squaredNorm: number | undefined;
       for (const mb of micro) {
         throwIfAborted(signal);
         const batch = mb.map((i) => items[i]!);
@@ -184,6 +186,7 @@ async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
         const out = await objective.run(weights, batch);
         if (!Number.isFinite(out.loss)) throw new Error(`training diverged: loss ${out.loss} at step ${state.step + 1}`);
         loss += share * out.loss;
+        if (micro.length === 1) squaredNorm = out.gradSquaredNorm;
         for (const [name, g] of out.grads) {
           const acc = grads.get(name);
           if (!acc) throw new Error(`internal: gradient for unknown weight "${name}"`);
@@ -193,7 +196,7 @@ async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
         await yieldToEventLoop();
       }
       state.units += stepUnits;
-      const gradNorm = globalGradNorm(grads.values());
+      const gradNorm = squaredNorm !== undefined ? Math.sqrt(squaredNorm) : globalGradNorm(grads.values());
       const lr = learningRateAt(hyper, state.step, totalSteps);
       const hyperAdam = { beta1: hyper.adamBeta1, beta2: hyper.adamBeta2, eps: hyper.adamEps, weightDecay: hyper.weightDecay };
       // Clipping's factor is applied by AdamW as it reads each gradient (one pass instead of two).

@@ -12,6 +12,8 @@ export interface MicroBatchResult {
    * objective's next run (implementations may reuse the buffers).
    */
   grads: Map<string, Float32Array>;
+  /** Σ g² over every gradient (the squared global norm), when the graph computes it. */
+  gradSquaredNorm?: number;
   /** Per-batch sums of extra statistics (e.g. DPO reward accuracy over pairs), summed over `units`. */
   sums?: Record<string, number>;
 }

@@ -7,7 +7,7 @@ import type { LlamaConfig } from '../hf/config';
 import type { DpoParams } from '../losses/dpo';
 import { createSession, type ort, tensor } from '../onnx/session';
 import { type Example, type PairExample, type SequenceBatch, type SharedPromptBatch, collate, collatePairs, collateSharedPrompt } from './data';
-import { GRAD_PREFIX, buildDpoTrainGraph, buildLogProbGraph, buildRewardTrainGraph, buildSftTrainGraph, gradName } from '../model/train-graphs';
+import { GRAD_PREFIX, GRAD_SQUARES, buildDpoTrainGraph, buildLogProbGraph, buildRewardTrainGraph, buildSftTrainGraph, gradName } from '../model/train-graphs';
 import type { MicroBatchResult, Objective } from './objective';
 
 export interface SessionChoice {
@@ -109,6 +109,15 @@ function readGrads(out: ort.InferenceSession.ReturnType, weights: Weights): Map<
 
 const scalar = (out: ort.InferenceSession.ReturnType, name: string): number => Number((out[name]!.data as Float32Array)[0]);
 
+/** Σ over the per-gradient Σ g² the graph outputs (summed in float64), or undefined without that output. */
+function gradSquaredNorm(out: ort.InferenceSession.ReturnType): number | undefined {
+  const t = out[GRAD_SQUARES];
+  if (!t) return undefined;
+  let s = 0;
+  for (const x of t.data as Float32Array) s += x;
+  return s;
+}
+
 export function responseTokenCount(e: Example): number {
   return e.responseIds.length;
 }
@@ -121,7 +130,7 @@ export function sftObjective(cfg: LlamaConfig, opts: SessionChoice = {}): Object
     units: (items) => items.reduce((s, e) => s + responseTokenCount(e), 0),
     async run(weights, items): Promise<MicroBatchResult> {
       const out = await runner.run(weights, batchFeeds(collate(items, pad), pad));
-      return { loss: scalar(out, 'loss'), grads: readGrads(out, weights) };
+      return { loss: scalar(out, 'loss'), grads: readGrads(out, weights), gradSquaredNorm: gradSquaredNorm(out) };
     },
     release: () => runner.release(),
   };
@@ -144,7 +153,7 @@ export function rewardObjective(cfg: LlamaConfig, opts: SessionChoice = {}): Obj
         accuracy += c[i]! > r[i]! ? 1 : 0;
         margin += c[i]! - r[i]!;
       }
-      return { loss: scalar(out, 'loss'), grads: readGrads(out, weights), sums: { accuracy, margin } };
+      return { loss: scalar(out, 'loss'), grads: readGrads(out, weights), gradSquaredNorm: gradSquaredNorm(out), sums: { accuracy, margin } };
     },
     release: () => runner.release(),
   };
@@ -182,7 +191,7 @@ export function dpoObjective(cfg: LlamaConfig, params: DpoParams, opts: SessionC
         sums.chosen_reward += c[i]!;
         sums.rejected_reward += r[i]!;
       }
-      return { loss: scalar(out, 'loss'), grads: readGrads(out, weights), sums };
+      return { loss: scalar(out, 'loss'), grads: readGrads(out, weights), gradSquaredNorm: gradSquaredNorm(out), sums };
     },
     release: () => runner.release(),
   };

@@ -271,6 +271,10 @@ describe('objectives reuse their gradient buffers', () => {
       expect(Buffer.from(second.grads.get(name)!.buffer).equals(Buffer.from(g.buffer)), name).toBe(true);
     }
     expect(second.loss).toBe(want.loss);
+    // The graph's Σ g² (the clipping norm's square) matches the gradients it returned.
+    let sq = 0;
+    for (const g of second.grads.values()) for (const x of g) sq += x * x;
+    expect(Math.abs(second.gradSquaredNorm! - sq) / sq).toBeLessThan(1e-5);
     await Promise.all([reused.release(), fresh.release()]);
   });
 });
