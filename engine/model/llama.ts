@@ -229,7 +229,9 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   const positionIds = opts.tokens?.positionIds ?? g.input('position_ids', 'int64', [B, T]);
   const past: { key: Value; value: Value }[] = [];
   if (kv && opts.pastValues) {
-    if (opts.pastValues.length !== cfg.numHiddenLayers) throw new EngineInputError(`buildLlama: ${opts.pastValues.length} past values for ${cfg.numHiddenLayers} layers`);
+    if (opts.pastValues.length !== cfg.numHiddenLayers) {
+      throw new EngineInputError(`buildLlama: ${opts.pastValues.length} past values for ${cfg.numHiddenLayers} layers`);
+    }
     past.push(...opts.pastValues);
   } else if (kv) {
     for (let l = 0; l < cfg.numHiddenLayers; l++) {
@@ -268,11 +270,15 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   let ropeTables: { cos: Value; sin: Value } | undefined;
   if (kernels) {
     const t = rotaryTables(cfg);
-    ropeTables = { cos: g.initializer('rope.cos', dt, [t.positions, half], t.cos), sin: g.initializer('rope.sin', dt, [t.positions, half], t.sin) };
+    ropeTables = {
+      cos: g.initializer('rope.cos', dt, [t.positions, half], t.cos),
+      sin: g.initializer('rope.sin', dt, [t.positions, half], t.sin),
+    };
   }
   const norm = (x: Value, w: Value): Value => (kernels ? rmsNormKernel(g, x, w, cfg.rmsNormEps) : rmsNorm(g, x, w, cfg.rmsNormEps));
-  /** The weight data of an HF name (inference kernels merge projections at build time). */
-  const data = (name: string) => ({ data: opts.weights!(name) as ArrayLike<number>, rows: llamaWeightSpecs(cfg, head).find((s) => s.name === name)!.shape[0]! });
+  /** An HF weight's data and row count (inference kernels merge projections at build time). */
+  const specs = new Map(llamaWeightSpecs(cfg, head).map((s) => [s.name, s.shape]));
+  const data = (name: string) => ({ data: opts.weights!(name) as ArrayLike<number>, rows: specs.get(name)![0]! });
 
   // Additive attention bias [B,1,1,T,S]: −1e9 where the key is in the future or is padding.
   const seqLen = g.squeeze(g.shapeOf(inputIds, 1, 2), [0]); // scalar T
@@ -304,7 +310,8 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
     let k: Value; // [B,T,kvH*hd]
     let v: Value;
     if (kernels) {
-      [q, k, v] = mergedLinear(g, h, `${p}.self_attn.qkv_proj.weight`, [data(`${p}.self_attn.q_proj.weight`), data(`${p}.self_attn.k_proj.weight`), data(`${p}.self_attn.v_proj.weight`)], cfg.hiddenSize) as [Value, Value, Value];
+      const qkv = [data(`${p}.self_attn.q_proj.weight`), data(`${p}.self_attn.k_proj.weight`), data(`${p}.self_attn.v_proj.weight`)];
+      [q, k, v] = mergedLinear(g, h, `${p}.self_attn.qkv_proj.weight`, qkv, cfg.hiddenSize) as [Value, Value, Value];
       q = rotaryKernel(g, q, positionIds, ropeTables!, nH);
       k = rotaryKernel(g, k, positionIds, ropeTables!, kvH);
     } else {
@@ -347,8 +354,9 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
 
     // SwiGLU MLP.
     const h2 = norm(x, W(`${p}.post_attention_layernorm.weight`));
+    const gateUp = kernels ? [data(`${p}.mlp.gate_proj.weight`), data(`${p}.mlp.up_proj.weight`)] : [];
     const [gate, up] = kernels
-      ? (mergedLinear(g, h2, `${p}.mlp.gate_up_proj.weight`, [data(`${p}.mlp.gate_proj.weight`), data(`${p}.mlp.up_proj.weight`)], cfg.hiddenSize) as [Value, Value])
+      ? (mergedLinear(g, h2, `${p}.mlp.gate_up_proj.weight`, gateUp, cfg.hiddenSize) as [Value, Value])
       : [linear(g, h2, W(`${p}.mlp.gate_proj.weight`)), linear(g, h2, W(`${p}.mlp.up_proj.weight`))];
     const act = swiglu(g, gate, up);
     x = g.add(x, linear(g, act, W(`${p}.mlp.down_proj.weight`)));
