@@ -11,9 +11,11 @@
 // first of: an activity waiting for dispatch (Scheduled → Started), a workflow task running (Started →
 // Completed) or waiting for a worker (Scheduled → Started), a child workflow starting, a child's close reaching
 // its parent; the rest is `other`.
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { loadavg, cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import type { Client } from '@temporalio/client';
 import { Context } from '@temporalio/activity';
 import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
@@ -360,13 +362,33 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
   let client: Client | undefined;
   let workers: Awaited<ReturnType<typeof createWorkers>> | undefined;
   let running: Promise<void> | undefined;
+  let engineWorkers: ChildProcess | undefined;
   try {
     await store.ensureBucket();
     ctx.log(`orchestration: private stack Temporal ${info.temporalAddress}, S3 ${info.s3Endpoint}; bundling workflows`);
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: new URL('../workflows/index.ts', import.meta.url).pathname, logger: new DefaultLogger('WARN') });
     const localRuns: LocalRun[] = [];
     const activities = timingLocalActivities(createActivities({ store, config, scratchDir: join(dataDir, 'scratch') }), localRuns);
-    workers = await createWorkers({ config, workflowBundle, store, activities });
+    // BENCH_ORCH_SPLIT=1: inference and train workers in a second process (as a deployment runs them), so
+    // engine work never shares this process with workflow tasks; default: one process, as npm run demo.
+    const split = process.env.BENCH_ORCH_SPLIT === '1';
+    if (split) {
+      engineWorkers = spawn(process.execPath, ['--import', 'tsx', fileURLToPath(new URL('../workers/main.ts', import.meta.url)), '--queues', 'inference,train'], {
+        env: { ...process.env, ...stackEnv(info), RLHF_PAYLOAD_KEY: '', RLHF_SCRATCH_DIR: join(dataDir, 'scratch-engine') },
+        stdio: ['ignore', 'pipe', 'inherit'],
+      });
+      // Measure from a polling worker: wait for its "worker polling …" lines (it prints the stop hint last).
+      const child = engineWorkers;
+      await new Promise<void>((resolve, reject) => {
+        let out = '';
+        child.stdout?.on('data', (chunk: Buffer) => {
+          out += chunk.toString();
+          if (out.includes('Ctrl-C stops the worker')) resolve();
+        });
+        child.once('exit', (code) => reject(new Error(`the inference/train worker process exited (code ${code}) before it polled`)));
+      });
+    }
+    workers = await createWorkers({ config, workflowBundle, store, activities, ...(split ? { roles: ['control' as const] } : {}) });
     running = workers.run();
     client = await connectClient(config);
     const results: Record<string, Record<string, unknown>> = {};
@@ -374,6 +396,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     return {
       goalFraction: 0.01,
       judgedOn: 'demo',
+      workers: split ? 'control in the bench process; inference and train in a second process (BENCH_ORCH_SPLIT=1)' : 'all three queues in one process, as npm run demo',
       note:
         'The goal (overhead ≤ 1% of wall time) is judged on the demo-scale pipeline, the smallest run a user starts (npm run demo); ' +
         'the tiny pipeline (activities of 0.05–2 s) shows the fixed cost per step: overheadPerActivityMs × activities / wall time extrapolates to other activity lengths ' +
@@ -382,6 +405,11 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     };
   } finally {
     workers?.shutdown();
+    if (engineWorkers && engineWorkers.exitCode === null) {
+      const exited = new Promise((resolve) => engineWorkers?.once('exit', resolve));
+      engineWorkers.kill('SIGTERM');
+      await exited;
+    }
     await running?.catch(() => undefined);
     await client?.connection.close().catch(() => undefined);
     store.s3.destroy();
