@@ -157,8 +157,12 @@ async function pipeline(runInput: string | undefined, recipeInput: RecipeInput, 
   const result: OnlineDpoResult = await online.result();
   online = null;
   await ctl.setChild(null);
-  // Since patch progress-reports-coalesced the online child leaves its last metrics report to this workflow.
-  if (patched('progress-reports-coalesced')) for (const metrics of result.metrics) await ctl.report({ metrics });
+  // Since patch progress-reports-coalesced the online child leaves its last report (the last iteration's
+  // metrics, step 'done') to this workflow.
+  if (patched('progress-reports-coalesced')) {
+    for (const metrics of result.metrics) await ctl.report({ metrics });
+    await ctl.report({ step: 'done', shards: null });
+  }
 
   // 5. summary
   ctl.setStage('summary');

@@ -94,7 +94,7 @@ describe('rlhfPipeline (mock activities)', () => {
     expect(queries.find((q) => q.name === 'status')?.description).toMatch(/stage, iteration/);
 
     const status = await handle.query(statusQuery);
-    expect(status).toMatchObject({ stage: 'completed', iteration: 2, paused: false, bestReward: 0.2 });
+    expect(status).toMatchObject({ stage: 'completed', iteration: 2, step: 'done', shards: null, paused: false, bestReward: 0.2 });
     expect((await handle.query(metricsQuery)).map((m) => m.iteration)).toEqual([0, 1, 2]);
 
     // RLHF_RECORD_HISTORIES=1 refreshes the replay fixtures (test/workflows/replay.test.ts) from this run;
