@@ -326,29 +326,37 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
       q = applyRope(g, q, cosQ, sinQ, half);
       k = applyRope(g, k, cosK, sinK, half);
     }
-    const qs = g.mul(q, scale);
+    // The G query heads of a KV head as one matrix [B,kvH,G·T,hd]: one MatMul per KV head against its keys.
+    const GT: Dim = typeof T === 'number' ? groups * T : `${groups}*${T}`;
+    const qs = g.reshape(g.mul(q, scale), [0, 0, -1, hd], [B, kvH, GT, hd]);
     /** q·Kᵀ for K [B,kvH,S,hd] as a MatMul on a transposed view (ORT fuses it into FusedMatMul, no copy). */
-    const scoresAgainst = (keys: Value): Value => g.matmul(qs, g.transpose(g.unsqueeze(keys, [2]), [0, 1, 2, 4, 3]));
-    let attn: Value; // [B,kvH,G,T,hd]
+    const scoresAgainst = (keys: Value): Value => g.matmul(qs, g.transpose(keys, [0, 1, 3, 2]));
+    /** Scores [B,kvH,G·T,S] → probabilities, masked by the bias [B,1,1,T,S] per query (as [B,kvH,G,T,S]). */
+    const attend = (scores: Value, sDim: Dim): Value => {
+      const perQuery = g.node('Reshape', [scores, g.concat([g.shapeOf(q, 0, 4), g.shapeOf(scores, 3, 4)], 0)], {}, [
+        { dtype: dt, shape: [B, kvH, groups, T, sDim] },
+      ])[0]!;
+      return g.reshapeLike(g.softmax(g.add(perQuery, bias), -1), scores);
+    };
+    let attn: Value; // [B,kvH,G·T,hd]
     if (kv) {
       const pk = past[l]!.key;
       const pv = past[l]!.value;
       presentNew.push({ key: k, value: v });
       presentFull.push({ key: g.concat([pk, k], 2), value: g.concat([pv, v], 2) });
-      // Attention over [past | new] without concatenating the cache: only the scores [.., T, P+T] are joined.
-      const scores = g.add(g.concat([scoresAgainst(pk), scoresAgainst(k)], -1), bias);
-      const probs = g.softmax(scores, -1);
+      // Attention over [past | new] without concatenating the cache: only the scores [.., G·T, P+T] are joined.
+      const probs = attend(g.concat([scoresAgainst(pk), scoresAgainst(k)], -1), S);
       const sizes = g.concat([g.shapeOf(pk, 2, 3), g.shapeOf(k, 2, 3)], 0);
-      const [pPast, pNew] = g.node('Split', [probs, sizes], { axis: 4 }, [
-        { dtype: dt, shape: [B, kvH, groups, T, DIMS.past] },
-        { dtype: dt, shape: [B, kvH, groups, T, T] },
+      const [pPast, pNew] = g.node('Split', [probs, sizes], { axis: 3 }, [
+        { dtype: dt, shape: [B, kvH, GT, DIMS.past] },
+        { dtype: dt, shape: [B, kvH, GT, T] },
       ]) as [Value, Value];
-      attn = g.add(g.matmul(pPast, g.unsqueeze(pv, [2])), g.matmul(pNew, g.unsqueeze(v, [2])));
+      attn = g.add(g.matmul(pPast, pv), g.matmul(pNew, v));
     } else {
       presentNew.push({ key: k, value: v });
-      const probs = g.softmax(g.add(scoresAgainst(k), bias), -1); // [B,kvH,G,T,T]
-      attn = g.matmul(probs, g.unsqueeze(v, [2]));
+      attn = g.matmul(attend(scoresAgainst(k), T), v);
     }
+    attn = g.reshapeLike(attn, q); // [B,kvH,G,T,hd]
     const merged = g.reshape(g.transpose(attn, [0, 3, 1, 2, 4]), [0, 0, -1], [B, T, nH * hd]);
     x = g.add(x, linear(g, merged, W(`${p}.self_attn.o_proj.weight`)));
 
