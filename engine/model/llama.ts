@@ -2,10 +2,12 @@
 // written once over the builder in engine/onnx. Training graphs (train-graphs.ts) add losses and the reverse
 // pass on top of `buildLlama`; inference sessions (engine/generate, engine/score) use `buildLlamaGraph`.
 //
-// Layouts: hidden states [B, T, H]; queries [B, kvHeads, groups, T, headDim] so that grouped-query attention
-// is a broadcasting MatMul against keys [B, kvHeads, 1, S, headDim] (no repeat_kv copy); head h of HF's
-// layout is (kv = h / groups, group = h % groups), the same pairing as HF's repeat_kv. With a KV cache the
-// scores against the past and the new keys are computed separately and joined (the cache is never copied).
+// Layouts: hidden states [B, T, H]; queries [B, kvHeads, groups, T, headDim], attending as one matrix
+// [B, kvHeads, groups·T, headDim] per KV head against keys [B, kvHeads, S, headDim] (grouped-query attention
+// without a repeat_kv copy); head h of HF's layout is (kv = h / groups, group = h % groups), the same pairing
+// as HF's repeat_kv. With a KV cache the scores against the past and the new keys are computed separately
+// and joined (the cache is never copied). Pair graphs can run a shared prompt once and use its keys/values
+// as the KV cache of the responses (train-graphs.ts, sharedPromptModel).
 
 import { customGrad } from '../autodiff/grad';
 import { unbroadcast } from '../autodiff/rules/broadcast';
