@@ -41,8 +41,8 @@ export function train(exec: ExecutionOptions, summary: string): TrainActivities 
   return proxyActivities<TrainActivities>(options(exec, 'train', summary));
 }
 
-/** The control activities that read and write a few small objects (prompt slices, pairs, the run config). */
-export type ShortControlActivities = Pick<ControlActivities, 'selectPrompts' | 'buildPairs' | 'recordRunConfig'>;
+/** The control activities that read and write a few small objects (a slice of the prompt pool, the run config). */
+export type ShortControlActivities = Pick<ControlActivities, 'selectPrompts' | 'recordRunConfig'>;
 
 /**
  * Short control activities as local activities (patch `short-control-activities-local`): they run on the
@@ -50,9 +50,11 @@ export type ShortControlActivities = Pick<ControlActivities, 'selectPrompts' | '
  * task. A remote activity costs a dispatch and a workflow-task round trip (tens of milliseconds each on
  * the dev server) between two steps that take about as long. Still durable: the result is recorded in the
  * history (a marker); an attempt interrupted by a worker crash runs again, and every activity skips work
- * whose output prefix is committed. Same timeout and retry policy as the remote ones. Only for the short
- * ones: a workflow cannot answer queries while a local activity holds its task, so data import
- * (prepareData) and the run summary stay remote.
+ * whose output prefix is committed. Same timeout and retry policy as the remote ones.
+ *
+ * Only for steps that stay short at any data size: while a local activity holds the workflow task, the
+ * workflow answers no query and sees no signal, so a pause sent during it only holds the step after the next
+ * one. Data import (prepareData), pair building (reads every score) and the run summary stay remote.
  */
 export function shortControl(exec: ExecutionOptions, summary: string): ShortControlActivities {
   if (!patched('short-control-activities-local')) return control(exec, summary);

@@ -11,7 +11,7 @@ import type { ArtifactRef, BuiltPairs, Evaluation, GeneratedShard, PreparedData,
 import type { IterationMetrics } from '../shared/messages';
 import { iterationName } from '../shared/layout';
 import type { RecipeOptions } from '../shared/recipe';
-import { inference, shortControl, train } from './activities';
+import { control, inference, shortControl, train } from './activities';
 import { checkpointSettings, engineSettings, resolveOrFail } from './common';
 import { RunControl } from './control';
 import { inWindows } from './window';
@@ -133,10 +133,9 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
   });
 
   // 4. pairs
-  // Building pairs is a local activity: this report's commands would only leave with the 'train' report's.
-  await ctl.report({ step: 'build-pairs', shards: null }, { unsent: true });
+  await ctl.report({ step: 'build-pairs', shards: null });
   await ctl.gate();
-  const pairs = await shortControl(exec, `${it}: build pairs (${o.pairSelector})`).buildPairs({
+  const pairs = await control(exec, `${it}: build pairs (${o.pairSelector})`).buildPairs({
     run,
     iteration: t,
     scores: scored.map((s) => ({ shard: s.shard, start: s.start, prefix: s.prefix })),
