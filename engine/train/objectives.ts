@@ -83,14 +83,33 @@ export function batchFeeds(b: SequenceBatch, padTokenId: number): Record<string,
   };
 }
 
-/** Feeds of the shared-prompt pair graph (collateSharedPrompt): prefix inputs, continuation inputs, targets. */
+/** The first `keep` of `width` columns of a row-major [rows, width] array. */
+function leftColumns<A extends BigInt64Array | Float32Array>(src: A, rows: number, width: number, keep: number): A {
+  if (keep === width) return src;
+  const out = src.slice() as A;
+  for (let r = 1; r < rows; r++) out.copyWithin(r * keep, r * width, r * width + keep);
+  return out.slice(0, rows * keep) as A;
+}
+
+/**
+ * Feeds of the shared-prompt pair graph (collateSharedPrompt): prefix inputs, continuation inputs, targets.
+ * The continuations' last column is left out: no position predicts a token after it and no earlier position
+ * attends to it, so the log-probs are the same without it (one position per row less to compute).
+ */
 export function sharedPromptFeeds(b: SharedPromptBatch, padTokenId: number): Record<string, ort.Tensor> {
   const P = b.pairs;
   const Tp = b.prefixLength;
   const c = b.continuation;
+  const full = batchFeeds(c, padTokenId);
+  const B = c.batch;
+  const Tc = c.length;
+  const T = Tc > 1 ? Tc - 1 : Tc;
   return {
-    ...batchFeeds(c, padTokenId),
-    attention_mask: tensor('int64', b.attentionMask, [c.batch, Tp + c.length]),
+    input_ids: tensor('int64', leftColumns(c.inputIds, B, Tc, T), [B, T]),
+    position_ids: tensor('int64', leftColumns(c.positionIds, B, Tc, T), [B, T]),
+    targets: tensor('int64', leftColumns(full['targets']!.data as BigInt64Array, B, Tc, T), [B, T]),
+    loss_mask: tensor('float32', leftColumns(full['loss_mask']!.data as Float32Array, B, Tc, T), [B, T]),
+    attention_mask: tensor('int64', leftColumns(b.attentionMask, B, Tp + Tc, Tp + T), [B, Tp + T]),
     prefix_ids: tensor('int64', b.prefixIds, [P, Tp]),
     prefix_attention_mask: tensor('int64', b.prefixMask, [P, Tp]),
     prefix_position_ids: tensor('int64', b.prefixPositions, [P, Tp]),
