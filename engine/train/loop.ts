@@ -160,9 +160,8 @@ async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
 
   /** Statistics as they were before the step in progress (restored when that step is abandoned). */
   let sumsBeforeStep: Record<string, number> | null = null;
-  /** The step's gradient (Σ over micro-batches of share · gradient), one buffer per weight for the whole run. */
-  const grads = new Map<string, Float32Array>();
-  for (const [name, w] of weights) grads.set(name, new Float32Array(w.data.length));
+  /** Σ over micro-batches of share · gradient (steps of several micro-batches), allocated once when needed. */
+  let accumulator: Map<string, Float32Array> | null = null;
   try {
     while (state.step < totalSteps) {
       throwIfAborted(signal);
@@ -175,9 +174,15 @@ async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
       const stepUnits = objective.units(stepItems);
       if (stepUnits <= 0) throw new Error('internal: a training step with no loss units');
       sumsBeforeStep = { ...state.sums };
-      for (const g of grads.values()) g.fill(0);
+      // With one micro-batch (share 1) the step's gradient is the run's own — what the sum would hold, bit for
+      // bit — and the graph's Σ g² is its squared norm.
+      let stepGrads: Map<string, Float32Array> | undefined;
+      if (micro.length > 1) {
+        accumulator ??= new Map([...weights].map(([name, w]) => [name, new Float32Array(w.data.length)]));
+        for (const g of accumulator.values()) g.fill(0);
+        stepGrads = accumulator;
+      }
       let loss = 0;
-      /** With one micro-batch (share 1) the step's gradient is the run's: the graph's Σ g² is its squared norm. */
       let squaredNorm: number | undefined;
       for (const mb of micro) {
         throwIfAborted(signal);
@@ -186,21 +191,26 @@ async function trainLoop<I>(input: LoopInput<I>): Promise<TrainResult> {
         const out = await objective.run(weights, batch);
         if (!Number.isFinite(out.loss)) throw new Error(`training diverged: loss ${out.loss} at step ${state.step + 1}`);
         loss += share * out.loss;
-        if (micro.length === 1) squaredNorm = out.gradSquaredNorm;
-        for (const [name, g] of out.grads) {
-          const acc = grads.get(name);
-          if (!acc) throw new Error(`internal: gradient for unknown weight "${name}"`);
-          for (let k = 0; k < acc.length; k++) acc[k] = acc[k]! + share * g[k]!;
+        if (micro.length === 1) {
+          stepGrads = out.grads;
+          squaredNorm = out.gradSquaredNorm;
+        } else {
+          for (const [name, g] of out.grads) {
+            const acc = accumulator!.get(name);
+            if (!acc) throw new Error(`internal: gradient for unknown weight "${name}"`);
+            for (let k = 0; k < acc.length; k++) acc[k] = acc[k]! + share * g[k]!;
+          }
         }
         for (const [k, v] of Object.entries(out.sums ?? {})) state.sums[k] = (state.sums[k] ?? 0) + v;
         await yieldToEventLoop();
       }
       state.units += stepUnits;
-      const gradNorm = squaredNorm !== undefined ? Math.sqrt(squaredNorm) : globalGradNorm(grads.values());
+      if (!stepGrads) throw new Error(`internal: step ${state.step + 1} has no micro-batches`);
+      const gradNorm = squaredNorm !== undefined ? Math.sqrt(squaredNorm) : globalGradNorm(stepGrads.values());
       const lr = learningRateAt(hyper, state.step, totalSteps);
       const hyperAdam = { beta1: hyper.adamBeta1, beta2: hyper.adamBeta2, eps: hyper.adamEps, weightDecay: hyper.weightDecay };
       // Clipping's factor is applied by AdamW as it reads each gradient (one pass instead of two).
-      adamWStep(weights, grads, optimizer, lr, hyperAdam, clipCoefficient(gradNorm, hyper.maxGradNorm));
+      adamWStep(weights, stepGrads, optimizer, lr, hyperAdam, clipCoefficient(gradNorm, hyper.maxGradNorm));
       state.step += 1;
       state.stepInEpoch += 1;
       if (state.stepInEpoch >= plan.length) {
