@@ -185,8 +185,10 @@ export function buildRewardTrainGraph(cfg: LlamaConfig, opts: TrainGraphOptions 
  * response-token log-probs of the reference model, from buildLogProbGraph), weights.
  * IPO uses per-token averages (TRL): both policy and reference sums are divided by the response lengths here.
  * rpo_alpha adds α · (mean token NLL of the chosen responses).
+ * With opts.sharedPrompt the token inputs are those of sharedPromptModel (prefix_* [P, Tp]; input_ids,
+ * position_ids, targets, loss_mask [2P, Tc]; attention_mask [2P, Tp + Tc]); the outputs are the same.
  * Outputs: `loss` [], `chosen_logps`, `rejected_logps` [P] (policy sums), `chosen_rewards`,
- * `rejected_rewards` [P] (β·(π − ref), on the log-probs the loss used), `grad.<name>`.
+ * `rejected_rewards` [P] (β·(π − ref), on the log-probs the loss used), `grad.<name>`, `grad_squares`.
  */
 export function buildDpoTrainGraph(cfg: LlamaConfig, params: DpoParams, opts: TrainGraphOptions = {}): TrainGraph {
   if (!(params.beta > 0)) throw new EngineInputError(`DPO graph: beta must be > 0, got ${params.beta}`);
