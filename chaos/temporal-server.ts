@@ -7,6 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { searchAttributeFlags } from '../shared/search-attributes';
 import { requireTool } from '../scripts/tools';
+import { SINGLE_PARTITION_FLAGS } from '../scripts/stack';
 
 export interface ChaosTemporal {
   address: string;
@@ -44,6 +45,8 @@ export function chaosTemporal(dataDir: string, port: number, workflowTaskTimeout
             'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless',
             '--db-filename', join(dataDir, 'temporal.sqlite'),
             '--dynamic-config-value', `history.defaultWorkflowTaskTimeout="${workflowTaskTimeout}"`,
+            // Its database is always new (and kept across its restarts): one partition, as scripts/stack.ts.
+            ...SINGLE_PARTITION_FLAGS,
             ...searchAttributeFlags(),
             '--log-level', 'error',
           ],

@@ -240,6 +240,12 @@ function startWatchdog(owner: number, pid: number): void {
   spawn('sh', ['-c', script], { detached: true, stdio: 'ignore' }).unref();
 }
 
+/** Dev-server flags for task queues of one partition (see singlePartitionQueues). */
+export const SINGLE_PARTITION_FLAGS: readonly string[] = [
+  '--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1',
+  '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1',
+];
+
 /**
  * Whether the dev server runs every task queue with one partition. Partitions spread a queue over matching
  * hosts; the dev server is one process, and with the default 4 a task that waits in one partition's backlog
@@ -281,7 +287,7 @@ export async function startTemporal(o: StackOptions): Promise<boolean> {
     '--db-filename', db,
     // A loaded 2-core box can stall a workflow task past the 10 s default; a timeout there only adds retries.
     '--dynamic-config-value', 'history.defaultWorkflowTaskTimeout="60s"',
-    ...(onePartition ? ['--dynamic-config-value', 'matching.numTaskqueueReadPartitions=1', '--dynamic-config-value', 'matching.numTaskqueueWritePartitions=1'] : []),
+    ...(onePartition ? SINGLE_PARTITION_FLAGS : []),
     ...searchAttributeFlags(),
     '--log-level', 'warn',
   ];
