@@ -60,10 +60,13 @@ describe('rlhfPipeline end to end (real engine, tiny model)', () => {
       });
       const result = await handle.result();
       // RLHF_RECORD_HISTORIES=1 refreshes the real-run replay fixtures (test/workflows/replay.test.ts):
-      // the histories of this run with the real engine, the pipeline and each of its children.
-      if (process.env.RLHF_RECORD_HISTORIES === '1') {
+      // the histories of this run with the real engine, the pipeline and each of its children, as e2e-<type>;
+      // RLHF_RECORD_HISTORIES=<set> records a new set <set>-e2e-<type> (after a patch, beside the older ones).
+      const record = process.env.RLHF_RECORD_HISTORIES;
+      if (record) {
+        const prefix = record === '1' ? 'e2e-' : `${record}-e2e-`;
         const children: [string, string][] = [['rlhfPipeline', run], ['supervisedFineTune', `${run}/sft`], ['trainRewardModel', `${run}/reward-model`], ['onlineDpo', `${run}/online`], ['dpoIteration', `${run}/iter-0001`]];
-        for (const [name, wid] of children) await saveHistory(`e2e-${name}`, wid, await client.workflow.getHandle(wid).fetchHistory());
+        for (const [name, wid] of children) await saveHistory(`${prefix}${name}`, wid, await client.workflow.getHandle(wid).fetchHistory());
       }
       expect(result.iterations).toBe(2);
       expect(result.metrics.map((m) => m.iteration)).toEqual([0, 1, 2]);

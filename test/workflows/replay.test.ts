@@ -19,10 +19,10 @@ beforeAll(async () => {
 describe('replay of recorded histories', () => {
   it('has a fixture for every workflow type', () => {
     // Mock-activity runs (test/workflows/pipeline.test.ts) and a real end-to-end run with the engine
-    // (e2e-*, recorded by test/e2e/pipeline.e2e.test.ts with RLHF_RECORD_HISTORIES=1).
+    // (e2e-*, recorded by test/e2e/pipeline.e2e.test.ts with RLHF_RECORD_HISTORIES=1; <set>-e2e-* with =<set>).
     // Sets recorded after patches (RLHF_RECORD_HISTORIES=<set>): `<set>-<type>.json`, replayed beside the older ones.
     const types = ['dpoIteration', 'onlineDpo', 'rlhfPipeline', 'supervisedFineTune', 'trainRewardModel'];
-    const sets = ['', 'e2e-', 'reports-coalesced-'];
+    const sets = ['', 'e2e-', 'reports-coalesced-', 'reports-coalesced-e2e-'];
     expect(files).toEqual(sets.flatMap((set) => types.map((t) => `${set}${t}.json`)).sort());
   });
 
