@@ -76,12 +76,10 @@ export function parseLlamaConfig(json: unknown, source = 'config.json'): LlamaCo
   const c = json as Json;
   const where = (field: string): string => `${source}: field "${field}"`;
 
-  const archs = c['architectures'];
+  // A bare string (transformers stores it as given) is read as the one architecture it names, not ignored.
+  const archs = typeof c['architectures'] === 'string' ? [c['architectures']] : c['architectures'];
   const modelType = c['model_type'];
   let architecture: LlamaArchitecture;
-  if (archs !== undefined && archs !== null && !Array.isArray(archs)) {
-    throw new EngineInputError(`${where('architectures')} must be a list such as ["LlamaForCausalLM"], got ${JSON.stringify(archs)}`);
-  }
   if (Array.isArray(archs) && archs.length > 0) {
     const a = archs[0];
     if (typeof a !== 'string' || !(SUPPORTED_ARCHITECTURES as readonly string[]).includes(a)) {

@@ -66,9 +66,11 @@ describe('config.json', () => {
     const file = join(tmp, 'bad-arch');
     writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...llama3, architectures: ['MistralForCausalLM'] }));
     expect(() => readLlamaConfig(tmp)).toThrow(/config\.json: unsupported architecture "MistralForCausalLM"/);
-    // A bare string is not read as "no architectures" (which would fall back to the causal LM).
+    // A bare string names the architecture (not read as "no architectures", which would mean the causal LM).
     writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...llama3, architectures: 'LlamaForSequenceClassification' }));
-    expect(() => readLlamaConfig(tmp)).toThrow(/config\.json: field "architectures" must be a list/);
+    expect(readLlamaConfig(tmp).architecture).toBe('LlamaForSequenceClassification');
+    writeFileSync(join(tmp, 'config.json'), JSON.stringify({ ...llama3, architectures: 'MistralForCausalLM' }));
+    expect(() => readLlamaConfig(tmp)).toThrow(/unsupported architecture "MistralForCausalLM"/);
     expect(() => readLlamaConfig(file)).toThrow(/model config not found: .*bad-arch\/config\.json/);
     expect(() => parseLlamaConfig({ ...llama3, attention_bias: true }, 'x/config.json')).toThrow(/x\/config\.json: field "attention_bias"/);
     expect(() => parseLlamaConfig({ ...llama3, mlp_bias: true })).toThrow(/mlp_bias/);

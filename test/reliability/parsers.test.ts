@@ -198,7 +198,7 @@ describe('HF config.json', () => {
       mkdirSync(dir, { recursive: true });
       copyFileSync(file, join(dir, 'config.json'));
       const err = outcome(() => readLlamaConfig(dir), isEngineInput);
-      // Tolerated by the config parser: a bare architecture string (transformers accepts it too) and a huge
+      // Tolerated by the config parser: a bare architecture string (read as that one architecture) and a huge
       // hidden_size (the weight-shape check of loadHfModel rejects such a model, tested below).
       if (name === 'valid.json' || name === 'architectures-not-list.json' || name === 'huge-hidden.json') {
         expect(err, err?.message).toBeUndefined();
