@@ -178,6 +178,14 @@ describe('secrets and payload encryption (real pipeline)', () => {
             expect(JSON.parse(data), `${h.id} ${path}`).toEqual({ id: expect.stringMatching(/^[a-z0-9-]+$/), deprecated: expect.any(Boolean) });
             continue;
           }
+          // A local activity's marker: its `data` detail is the core's bookkeeping (sequence, attempt, activity
+          // type, times), written outside the data converter; its `result` detail is encrypted (checked below).
+          if (/markerRecordedEventAttributes\.details\.data\./.test(path)) {
+            const meta = JSON.parse(data) as Record<string, unknown>;
+            expect(Object.keys(meta).sort(), `${h.id} ${path}`).toEqual(['activity_id', 'activity_type', 'attempt', 'backoff', 'complete_time', 'original_schedule_time', 'seq']);
+            expect(meta['activity_type'], `${h.id} ${path}`).toMatch(/^[A-Za-z]+$/);
+            continue;
+          }
           payloadCount += 1;
           expect(Buffer.from(payload.metadata?.encoding ?? '', 'base64').toString(), `${h.id} ${path}`).toBe(ENCRYPTED_ENCODING);
           // 2. Decrypted: real content (the run name appears somewhere), still no secret.
