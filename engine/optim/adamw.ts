@@ -4,6 +4,8 @@
 //   m ← β1·m + (1 − β1)·g          v ← β2·v + (1 − β2)·g²
 //   p ← p − (lr / (1 − β1ᵗ)) · m / (√v / √(1 − β2ᵗ) + ε)
 // Parameters and moments are float32; each element is updated in float64 and rounded once when stored.
+// √v / √(1 − β2ᵗ) is computed as √v · (1 / √(1 − β2ᵗ)) (a float64 ulp apart at most, which the float32
+// rounding absorbs but for ties ~2⁻²⁹ of the time): divisions bound the loop, and this one is per step, not per element.
 
 export interface AdamWHyper {
   beta1: number;
@@ -76,6 +78,7 @@ function updateTensor(
 ): void {
   const oneMinusBeta1 = 1 - beta1;
   const oneMinusBeta2 = 1 - beta2;
+  const invBc2Sqrt = 1 / bc2Sqrt;
   const n = w.length;
   for (let i = 0; i < n; i++) {
     const gi = gradScale === 1 ? g[i]! : Math.fround(g[i]! * gradScale);
@@ -84,6 +87,6 @@ function updateTensor(
     const vi = Math.fround(beta2 * v[i]! + oneMinusBeta2 * gi * gi);
     m[i] = mi;
     v[i] = vi;
-    w[i] = w[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) / bc2Sqrt + eps);
+    w[i] = w[i]! * decay - (stepSize * mi) / (Math.sqrt(vi) * invBc2Sqrt + eps);
   }
 }
