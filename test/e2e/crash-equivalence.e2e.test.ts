@@ -32,7 +32,7 @@ const base = chaosRecipe(4242, ITERATIONS);
 const RECIPE: RecipeInput = {
   ...base,
   // Longer generations (and 8-prompt shards) give the kill a window during generation.
-  online: { ...base.online, promptsPerIteration: 16, maxNewTokens: 24, epochs: 12, batchSize: 2 },
+  online: { ...base.online, promptsPerIteration: 16, maxNewTokens: 24, epochs: 24, batchSize: 2 },
   execution: {
     ...base.execution,
     shardSize: 8,
@@ -229,25 +229,38 @@ describe('crash equivalence (worker processes SIGKILLed mid-generation and mid-D
     }
     const { gen, genDoneAtKill, genResumedFrom, resumeChunks } = killedGen;
 
-    // --- training: kill during trainDpo once one of its checkpoints is committed in S3.
+    // --- training: kill during trainDpo once one of its checkpoints is committed in S3 (its heartbeats are
+    // throttled, so the committed checkpoint, not the last heartbeat, says training is under way). As for
+    // generation, a kill that lands after the attempt completed is counted and the next trainDpo is the target.
     const seenTrain: unknown[] = [];
-    const train = await waitFor('a trainDpo past a committed checkpoint', 240_000, b.result, async () => {
-      const p = await pendingActivity(workflowId, 'trainDpo');
-      if (!p) return undefined;
-      seenTrain.push(p.details);
-      const t = Number(/iter-(\d+)$/.exec(p.workflowId)?.[1]);
-      return Number(p.details?.step ?? 0) > 0 && (await latestCheckpoint(deps, run, t)) !== null ? { ...p, iteration: t } : undefined;
-    }).catch((err: Error) => {
-      throw new Error(`${err.message}; trainDpo heartbeats seen: ${JSON.stringify(seenTrain.slice(-5))}`);
-    });
+    const missedTrain: string[] = [];
+    let killedTrain: { train: Pending & { iteration: number }; committedAtKill: Awaited<ReturnType<typeof latestCheckpoint>>; stepAtKill: number } | undefined;
+    while (!killedTrain) {
+      const train = await waitFor('a trainDpo past a committed checkpoint', 240_000, b.result, async () => {
+        const p = await pendingActivity(workflowId, 'trainDpo');
+        if (!p?.started || missedTrain.includes(`${p.workflowId}#${p.activityId}`)) return undefined;
+        seenTrain.push(p.details);
+        const t = Number(/iter-(\d+)$/.exec(p.workflowId)?.[1]);
+        return (await latestCheckpoint(deps, run, t)) !== null ? { ...p, iteration: t } : undefined;
+      }).catch((err: Error) => {
+        throw new Error(`${err.message}; trainDpo heartbeats seen: ${JSON.stringify(seenTrain.slice(-5))}; kills after completion: ${missedTrain}`);
+      });
+      expect(await pool.kill('train')).toBe(true);
+      await sleep(500);
+      const committedAtKill = await latestCheckpoint(deps, run, train.iteration);
+      const trainAfter = await pendingActivity(workflowId, 'trainDpo', train.activityId);
+      if (trainAfter && trainAfter.workflowId === train.workflowId) {
+        // The step reached: the newest of the last heartbeat the server holds and the committed checkpoint
+        // (heartbeats are throttled, so this is a lower bound of the true step at the kill).
+        const stepAtKill = Math.max(Number(train.details?.step ?? 0), Number(trainAfter.details?.step ?? 0), committedAtKill?.step ?? 0);
+        killedTrain = { train, committedAtKill, stepAtKill };
+      } else {
+        missedTrain.push(`${train.workflowId}#${train.activityId}`);
+      }
+      pool.start('train');
+    }
+    const { train, committedAtKill, stepAtKill } = killedTrain;
     const iteration = train.iteration;
-    expect(await pool.kill('train')).toBe(true);
-    const committedAtKill = await latestCheckpoint(deps, run, iteration);
-    // The step reached: the newest of the last heartbeat the server holds and the committed checkpoint
-    // (heartbeats are throttled, so this is a lower bound of the true step at the kill).
-    const trainAfter = await pendingActivity(workflowId, 'trainDpo');
-    const stepAtKill = Math.max(Number(train.details?.step ?? 0), Number(trainAfter?.details?.step ?? 0), committedAtKill?.step ?? 0);
-    pool.start('train');
 
     await b.result;
     const secondsB = (Date.now() - t1) / 1000;
@@ -273,6 +286,7 @@ describe('crash equivalence (worker processes SIGKILLed mid-generation and mid-D
           generation: { activity: gen.workflowId, killsAfterCompletion: missedGen, attempts: genAttempts, attemptKilled: gen.attempt, promptsDoneAtKill: genDoneAtKill, resumedFromPrompt: genResumedFrom, resumedChunks: resumeChunks.length, promptsRegenerated, chunkSize: GENERATION_CHUNK },
           training: {
             iteration,
+            killsAfterCompletion: missedTrain,
             attempts: trainAttempts,
             stepAtKill,
             committedCheckpointAtKill: committedAtKill?.step ?? null,
