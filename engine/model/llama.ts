@@ -188,14 +188,26 @@ export function linear(g: Graph, x: Value, w: Value): Value {
   return g.matmul(x, g.transpose(w, [1, 0]));
 }
 
-/** HF rotate_half: concat(−x₂, x₁) over the last axis. */
-function rotateHalf(g: Graph, x: Value, half: number): Value {
-  const [x1, x2] = g.split(x, -1, [half, half]) as [Value, Value];
-  return g.concat([g.neg(x2), x1], -1);
+/** concat(x₂, x₁) over the last axis (one reversed Slice of the [.., 2, half] view: no Split/Concat pair). */
+function swapHalves(g: Graph, x: Value, half: number): Value {
+  const keep = x.shape.slice(0, -1).map(() => 0);
+  const pairs = g.reshape(x, [...keep, 2, half], [...x.shape.slice(0, -1), 2, half]);
+  return g.reshape(g.slice(pairs, [-1], [-TO_END], [-2], [-1]), [...keep, 2 * half], [...x.shape]);
 }
 
-function applyRope(g: Graph, x: Value, cos: Value, sin: Value, half: number): Value {
-  return g.add(g.mul(x, cos), g.mul(rotateHalf(g, x, half), sin));
+/**
+ * HF apply_rotary_pos_emb: x·cos + rotate_half(x)·sin with rotate_half(x) = concat(−x₂, x₁), written as
+ * x·cos + swap_halves(x)·sinSigned where sinSigned = sin·(−1 on the first half, +1 on the second): the same
+ * products bit for bit (the sign is exact). swap_halves is its own transpose, so dx = dy·cos + swap(dy·sinSigned).
+ */
+function applyRope(g: Graph, x: Value, cos: Value, sinSigned: Value, half: number): Value {
+  const [y] = customGrad(
+    g,
+    [x],
+    () => [g.add(g.mul(x, cos), g.mul(swapHalves(g, x, half), sinSigned))],
+    (gg, [dY]) => [gg.add(gg.mul(dY!, cos), swapHalves(gg, gg.mul(dY!, sinSigned), half))],
+  );
+  return y!;
 }
 
 /**
@@ -266,7 +278,8 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   const freqs = g.mul(pos, invFreqC); // [B,T,half]
   const emb = g.concat([freqs, freqs], -1); // [B,T,hd]
   const cosK = g.unsqueeze(g.cos(emb), [1]); // [B,1,T,hd]
-  const sinK = g.unsqueeze(g.sin(emb), [1]);
+  const halfSigns = Array.from({ length: 2 * half }, (_, i) => (i < half ? -1 : 1));
+  const sinK = g.unsqueeze(g.mul(g.sin(emb), g.constant(dt, [2 * half], halfSigns)), [1]); // sin·(−1 | +1), see applyRope
   const cosQ = g.unsqueeze(cosK, [1]); // [B,1,1,T,hd]
   const sinQ = g.unsqueeze(sinK, [1]);
   let ropeTables: { cos: Value; sin: Value } | undefined;
