@@ -130,6 +130,46 @@ async function waitFor<T>(what: string, timeoutMs: number, done: Promise<unknown
   }
 }
 
+/**
+ * SIGKILLs the `role` worker while a started `type` attempt that `ready` accepts runs, then starts the worker
+ * again. A kill can land just after the attempt finished (its completion already reached the server): then
+ * the activity is no longer pending, it is counted in `missed`, and the next `type` activity (of this
+ * iteration or the next) is the target. `atKill` runs after the kill, before the restart.
+ */
+async function killWhileRunning<T extends Pending, K>(
+  role: 'inference' | 'train',
+  type: string,
+  what: string,
+  pipelineId: string,
+  done: Promise<unknown>,
+  ready: (p: Pending) => Promise<T | undefined>,
+  everyMs: number,
+  atKill: (target: T) => Promise<K>,
+): Promise<{ target: T; before: Pending | undefined; after: Pending; missed: string[]; atKill: K }> {
+  const missed: string[] = [];
+  const idOf = (p: Pending): string => `${p.workflowId}#${p.activityId}`;
+  for (;;) {
+    const target = await waitFor(what, 240_000, done, async () => {
+      const p = await pendingActivity(pipelineId, type);
+      return p?.started && !missed.includes(idOf(p)) ? ready(p) : undefined;
+    }, everyMs).catch((err: Error) => {
+      throw new Error(`${err.message}; kills after completion: ${missed.join(', ') || 'none'}`);
+    });
+    // The freshest progress before the kill (heartbeats are throttled; poll once more without waiting).
+    const last = await pendingActivity(pipelineId, type, target.activityId);
+    expect(await pool.kill(role)).toBe(true);
+    // A completion sent just before the kill reaches the server within a moment.
+    await sleep(500);
+    const extra = await atKill(target);
+    const after = await pendingActivity(pipelineId, type, target.activityId);
+    pool.start(role);
+    if (after && after.workflowId === target.workflowId) {
+      return { target, before: last?.workflowId === target.workflowId ? last : undefined, after, missed, atKill: extra };
+    }
+    missed.push(idOf(target));
+  }
+}
+
 async function runPipeline(workflowId: string, run: string): Promise<{ result: Promise<unknown>; runId: string }> {
   await store.deletePrefix(runPrefix(run));
   const handle = await client.workflow.start('rlhfPipeline', {
@@ -200,67 +240,41 @@ describe('crash equivalence (worker processes SIGKILLed mid-generation and mid-D
     const b = await runPipeline(workflowId, run);
 
     // --- generation: kill once a generateShard attempt runs on the inference worker (polled tightly: a shard
-    // of the tiny model takes well under a second). A kill can land just after the attempt finished (its
-    // completion already reached the server): then the shard is not pending any more, and the next shard
-    // (of this iteration or the next) is the target. Each miss is counted and printed.
-    let killedGen: { gen: Pending & { activityId: string }; genDoneAtKill: number; genResumedFrom: number; resumeChunks: unknown[] } | undefined;
-    const missedGen: string[] = [];
-    while (!killedGen) {
-      const gen = await waitFor('a generateShard in progress', 240_000, b.result, async () => {
-        const p = await pendingActivity(workflowId, 'generateShard');
-        return p?.started && !missedGen.includes(`${p.workflowId}#${p.activityId}`) ? p : undefined;
-      }, 10);
-      // The freshest progress before the kill (heartbeats are throttled; poll once more without waiting).
-      const genLast = (await pendingActivity(workflowId, 'generateShard')) ?? gen;
-      expect(await pool.kill('inference')).toBe(true);
-      // A completion sent just before the kill reaches the server within a moment.
-      await sleep(500);
-      const genAfter = await pendingActivity(workflowId, 'generateShard', gen.activityId);
-      if (genAfter && genAfter.workflowId === gen.workflowId) {
-        const genDoneAtKill = Math.max(Number(gen.details?.done ?? 0), Number(genLast.activityId === gen.activityId ? (genLast.details?.done ?? 0) : 0));
-        // What the retry resumes from: the heartbeat details the server keeps for the next attempt.
-        const resumeChunks = (genAfter.details?.chunks as unknown[] | undefined) ?? [];
-        const genResumedFrom = Array.isArray(genAfter.details?.chunks) ? Number(genAfter.details?.done ?? 0) : 0;
-        killedGen = { gen, genDoneAtKill, genResumedFrom, resumeChunks };
-      } else {
-        missedGen.push(`${gen.workflowId}#${gen.activityId}`);
-      }
-      pool.start('inference');
-    }
-    const { gen, genDoneAtKill, genResumedFrom, resumeChunks } = killedGen;
+    // of the tiny model takes well under a second).
+    const g = await killWhileRunning('inference', 'generateShard', 'a generateShard in progress', workflowId, b.result, async (p) => p, 10, async () => undefined);
+    const gen = g.target;
+    const missedGen = g.missed;
+    const genDoneAtKill = Math.max(Number(gen.details?.done ?? 0), Number(g.before?.details?.done ?? 0));
+    // What the retry resumes from: the heartbeat details the server keeps for the next attempt.
+    const resumeChunks = (g.after.details?.chunks as unknown[] | undefined) ?? [];
+    const genResumedFrom = Array.isArray(g.after.details?.chunks) ? Number(g.after.details?.done ?? 0) : 0;
 
     // --- training: kill during trainDpo once one of its checkpoints is committed in S3 (its heartbeats are
-    // throttled, so the committed checkpoint, not the last heartbeat, says training is under way). As for
-    // generation, a kill that lands after the attempt completed is counted and the next trainDpo is the target.
+    // throttled, so the committed checkpoint, not the last heartbeat, says training is under way).
     const seenTrain: unknown[] = [];
-    const missedTrain: string[] = [];
-    let killedTrain: { train: Pending & { iteration: number }; committedAtKill: Awaited<ReturnType<typeof latestCheckpoint>>; stepAtKill: number } | undefined;
-    while (!killedTrain) {
-      const train = await waitFor('a trainDpo past a committed checkpoint', 240_000, b.result, async () => {
-        const p = await pendingActivity(workflowId, 'trainDpo');
-        if (!p?.started || missedTrain.includes(`${p.workflowId}#${p.activityId}`)) return undefined;
+    const k = await killWhileRunning(
+      'train',
+      'trainDpo',
+      'a trainDpo past a committed checkpoint',
+      workflowId,
+      b.result,
+      async (p) => {
         seenTrain.push(p.details);
         const t = Number(/iter-(\d+)$/.exec(p.workflowId)?.[1]);
         return (await latestCheckpoint(deps, run, t)) !== null ? { ...p, iteration: t } : undefined;
-      }).catch((err: Error) => {
-        throw new Error(`${err.message}; trainDpo heartbeats seen: ${JSON.stringify(seenTrain.slice(-5))}; kills after completion: ${missedTrain}`);
-      });
-      expect(await pool.kill('train')).toBe(true);
-      await sleep(500);
-      const committedAtKill = await latestCheckpoint(deps, run, train.iteration);
-      const trainAfter = await pendingActivity(workflowId, 'trainDpo', train.activityId);
-      if (trainAfter && trainAfter.workflowId === train.workflowId) {
-        // The step reached: the newest of the last heartbeat the server holds and the committed checkpoint
-        // (heartbeats are throttled, so this is a lower bound of the true step at the kill).
-        const stepAtKill = Math.max(Number(train.details?.step ?? 0), Number(trainAfter.details?.step ?? 0), committedAtKill?.step ?? 0);
-        killedTrain = { train, committedAtKill, stepAtKill };
-      } else {
-        missedTrain.push(`${train.workflowId}#${train.activityId}`);
-      }
-      pool.start('train');
-    }
-    const { train, committedAtKill, stepAtKill } = killedTrain;
+      },
+      100,
+      (target) => latestCheckpoint(deps, run, target.iteration),
+    ).catch((err: Error) => {
+      throw new Error(`${err.message}; trainDpo heartbeats seen: ${JSON.stringify(seenTrain.slice(-5))}`);
+    });
+    const train = k.target;
+    const missedTrain = k.missed;
+    const committedAtKill = k.atKill;
     const iteration = train.iteration;
+    // The step reached: the newest of the last heartbeat the server holds and the committed checkpoint
+    // (heartbeats are throttled, so this is a lower bound of the true step at the kill).
+    const stepAtKill = Math.max(Number(train.details?.step ?? 0), Number(k.after.details?.step ?? 0), committedAtKill?.step ?? 0);
 
     await b.result;
     const secondsB = (Date.now() - t1) / 1000;
