@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { searchAttributeFlags } from '../shared/search-attributes';
 import { requireTool } from '../scripts/tools';
-import { SINGLE_PARTITION_FLAGS } from '../scripts/stack';
+import { SINGLE_PARTITION_FLAGS, SQLITE_PRAGMA_FLAGS } from '../scripts/stack';
 
 export interface ChaosTemporal {
   address: string;
@@ -44,6 +44,7 @@ export function chaosTemporal(dataDir: string, port: number, workflowTaskTimeout
           [
             'server', 'start-dev', '--ip', '127.0.0.1', '--port', String(port), '--headless',
             '--db-filename', join(dataDir, 'temporal.sqlite'),
+            ...SQLITE_PRAGMA_FLAGS,
             '--dynamic-config-value', `history.defaultWorkflowTaskTimeout="${workflowTaskTimeout}"`,
             // Its database is always new (and kept across its restarts): one partition, as scripts/stack.ts.
             ...SINGLE_PARTITION_FLAGS,
