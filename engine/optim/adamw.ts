@@ -6,6 +6,9 @@
 // Parameters and moments are float32; each element is updated in float64 and rounded once when stored.
 // √v / √(1 − β2ᵗ) is computed as √v · (1 / √(1 − β2ᵗ)) (a float64 ulp apart at most, which the float32
 // rounding absorbs but for ties ~2⁻²⁹ of the time): divisions bound the loop, and this one is per step, not per element.
+// The elements go through a WebAssembly SIMD kernel (adamw-simd.ts) computing the scalar loop's bits, two at a time.
+
+import { CHUNK, UNROLL, adamWKernel } from './adamw-simd';
 
 export interface AdamWHyper {
   beta1: number;
@@ -49,8 +52,15 @@ export function adamWStep(
   const t = state.step;
   const bc1 = 1 - Math.pow(h.beta1, t);
   const bc2Sqrt = Math.sqrt(1 - Math.pow(h.beta2, t));
-  const stepSize = lr / bc1;
-  const decay = 1 - lr * h.weightDecay;
+  const u: ElementUpdate = {
+    gradScale,
+    beta1: h.beta1,
+    beta2: h.beta2,
+    eps: h.eps,
+    decay: 1 - lr * h.weightDecay,
+    stepSize: lr / bc1,
+    invBc2Sqrt: 1 / bc2Sqrt,
+  };
   for (const [name, p] of params) {
     const g = grads.get(name);
     if (!g) continue;
@@ -58,29 +68,59 @@ export function adamWStep(
     const v = state.v.get(name);
     if (!m || !v) throw new Error(`AdamW: no optimizer state for parameter "${name}"`);
     if (g.length !== p.data.length) throw new Error(`AdamW: gradient of "${name}" has ${g.length} values, parameter has ${p.data.length}`);
-    updateTensor(p.data, g, gradScale, m, v, h.beta1, h.beta2, h.eps, decay, stepSize, bc2Sqrt);
+    updateTensor(p.data, g, m, v, u);
   }
 }
 
-/** The per-element update of one parameter tensor (hyper-parameters as plain numbers: a tight loop). */
-function updateTensor(
-  w: Float32Array,
-  g: Float32Array,
-  gradScale: number,
-  m: Float32Array,
-  v: Float32Array,
-  beta1: number,
-  beta2: number,
-  eps: number,
-  decay: number,
-  stepSize: number,
-  bc2Sqrt: number,
-): void {
+/** The per-element constants of one step. */
+export interface ElementUpdate {
+  gradScale: number;
+  beta1: number;
+  beta2: number;
+  eps: number;
+  /** 1 − lr·λ */
+  decay: number;
+  /** lr / (1 − β1ᵗ) */
+  stepSize: number;
+  /** 1 / √(1 − β2ᵗ) */
+  invBc2Sqrt: number;
+}
+
+/** One parameter tensor: the SIMD kernel (adamw-simd.ts) over whole chunks, the scalar loop for the rest. */
+function updateTensor(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, u: ElementUpdate): void {
+  const n = w.length;
+  const k = adamWKernel();
+  let done = 0;
+  if (k) {
+    const oneMinusBeta1 = 1 - u.beta1;
+    const oneMinusBeta2 = 1 - u.beta2;
+    // Chunks of a multiple of 2·UNROLL elements each; the last few elements go through the scalar loop.
+    for (let o = 0; o + 2 * UNROLL <= n; o += CHUNK) {
+      const len = Math.min(CHUNK, n - o) & ~(2 * UNROLL - 1);
+      const end = o + len;
+      k.w.set(w.subarray(o, end));
+      k.g.set(g.subarray(o, end));
+      k.m.set(m.subarray(o, end));
+      k.v.set(v.subarray(o, end));
+      k.update(len, u.gradScale, u.beta1, oneMinusBeta1, u.beta2, oneMinusBeta2, u.decay, u.stepSize, u.invBc2Sqrt, u.eps);
+      w.set(len === CHUNK ? k.w : k.w.subarray(0, len), o);
+      m.set(len === CHUNK ? k.m : k.m.subarray(0, len), o);
+      v.set(len === CHUNK ? k.v : k.v.subarray(0, len), o);
+      done = end;
+    }
+  }
+  updateElements(w, g, m, v, u, done, n);
+}
+
+/**
+ * The update of elements [from, to) as a scalar loop: the definition (the kernel reproduces its bits). Each
+ * element is computed in float64 and rounded once to float32 when stored.
+ */
+export function updateElements(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, u: ElementUpdate, from: number, to: number): void {
+  const { gradScale, beta1, beta2, eps, decay, stepSize, invBc2Sqrt } = u;
   const oneMinusBeta1 = 1 - beta1;
   const oneMinusBeta2 = 1 - beta2;
-  const invBc2Sqrt = 1 / bc2Sqrt;
-  const n = w.length;
-  for (let i = 0; i < n; i++) {
+  for (let i = from; i < to; i++) {
     const gi = gradScale === 1 ? g[i]! : Math.fround(g[i]! * gradScale);
     // Moments are stored as float32: the update reads them back rounded, as torch does.
     const mi = Math.fround(beta1 * m[i]! + oneMinusBeta1 * gi);
