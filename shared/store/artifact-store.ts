@@ -38,6 +38,7 @@ import {
   StoreUsageError,
   UncommittedArtifactError,
 } from './errors';
+import { followHash, ReportingWriteStream } from './follow-hash';
 import { ByteCounter, sha256Hex } from './hashing';
 import { canonicalJson, MANIFEST_NAME, MANIFEST_VERSION, manifestSchema, type Manifest, type ManifestEntry } from './manifest';
 import { parseJsonl } from './jsonl';
@@ -75,6 +76,8 @@ export interface ReadVerifyOptions {
 export type CommitEntry = StoredObject | ManifestEntry;
 
 const MIB = 1024 * 1024;
+/** Committed objects at least this large are hashed on another thread while they download (follow-hash.ts). */
+const FOLLOW_HASH_MIN_BYTES = 8 * MIB;
 
 /** Creates an S3 client for the settings. The store hashes every object itself (sha256), so the SDK's
  * optional per-request CRC checksums are off unless an operation requires them. */
@@ -311,33 +314,46 @@ export class ArtifactStore {
     } finally {
       body.destroy();
     }
-    this.verify(key, counter, options.expect);
+    this.verify(key, { size: counter.size, sha256: counter.digest() }, options.expect);
   }
 
   /** Downloads an object to a local file (streamed; written to a temp name, renamed when complete and verified). */
   async getFile(key: string, path: string, options: ReadVerifyOptions = {}): Promise<StoredObject> {
     await mkdir(dirname(path), { recursive: true });
     const partial = `${path}.partial-${randomBytes(4).toString('hex')}`;
-    const counter = new ByteCounter();
+    // A large object is hashed on another thread while it is written (follow-hash.ts); others as they stream.
+    const follow = (options.expect?.size ?? 0) >= FOLLOW_HASH_MIN_BYTES ? followHash(partial) : null;
+    let got: { size: number; sha256: string };
     try {
       const body = await this.openBody(key, options.expect);
-      const hasher = new Transform({
-        transform(chunk: Buffer, _encoding, done) {
-          counter.update(chunk);
-          done(null, chunk);
-        },
-      });
-      await pipeline(body, hasher, createWriteStream(partial, { highWaterMark: MIB })).catch(async (err: unknown) => {
+      const fail = async (err: unknown): Promise<never> => {
         if ((err as NodeJS.ErrnoException).syscall === 'open' || (err as NodeJS.ErrnoException).syscall === 'write') throw err;
         throw toStoreError(err, { endpoint: await this.endpoint(), bucket: this.bucket, key });
-      });
-      this.verify(key, counter, options.expect);
+      };
+      if (follow) {
+        const out = new ReportingWriteStream(partial, { highWaterMark: MIB });
+        out.onWritten = follow.written;
+        await pipeline(body, out).catch(fail);
+        got = await follow.finish();
+      } else {
+        const counter = new ByteCounter();
+        const hasher = new Transform({
+          transform(chunk: Buffer, _encoding, done) {
+            counter.update(chunk);
+            done(null, chunk);
+          },
+        });
+        await pipeline(body, hasher, createWriteStream(partial, { highWaterMark: MIB })).catch(fail);
+        got = { size: counter.size, sha256: counter.digest() };
+      }
+      this.verify(key, got, options.expect);
       await rename(partial, path);
     } catch (err) {
+      follow?.abort();
       await rm(partial, { force: true });
       throw err;
     }
-    return { key, size: counter.size, sha256: counter.digest() };
+    return { key, ...got };
   }
 
   /** GetObject's body; with `expect`, a wrong Content-Length fails before any byte is read. */
@@ -352,11 +368,10 @@ export class ArtifactStore {
     return body;
   }
 
-  private verify(key: string, counter: ByteCounter, expect: ReadVerifyOptions['expect']): void {
+  private verify(key: string, got: { size: number; sha256: string }, expect: ReadVerifyOptions['expect']): void {
     if (!expect) return;
-    const sha256 = counter.digest();
-    if (counter.size !== expect.size || sha256 !== expect.sha256) {
-      throw new ChecksumMismatchError(this.bucket, key, expect, { size: counter.size, sha256 });
+    if (got.size !== expect.size || got.sha256 !== expect.sha256) {
+      throw new ChecksumMismatchError(this.bucket, key, expect, { size: got.size, sha256: got.sha256 });
     }
   }
 

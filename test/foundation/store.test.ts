@@ -121,6 +121,32 @@ describe('artifact store', () => {
     await expect(store.getCommittedBytes(prefix, 'rows.jsonl')).rejects.toThrow(`size 8 B, manifest says ${written.size} B`);
   });
 
+  it('verifies large downloads hashed on the side thread: two at once, and one overwritten after commit', async () => {
+    // ≥ 8 MiB: hashed by the follow-hash thread while written; the second concurrent one hashes in-line.
+    const prefix = uniquePrefix('large-get');
+    const bytes = (seed: number) => Buffer.from(Array.from({ length: 12 << 20 }, (_, i) => (i * seed + (i >> 11)) & 0xff));
+    const a = bytes(7);
+    const b = bytes(13);
+    await store.commit(prefix, [await store.putBytes(`${prefix}/a.bin`, a), await store.putBytes(`${prefix}/b.bin`, b)]);
+    const [ga, gb] = await Promise.all([
+      store.getCommittedFile(prefix, 'a.bin', join(tmp, 'large-a.bin')),
+      store.getCommittedFile(prefix, 'b.bin', join(tmp, 'large-b.bin')),
+    ]);
+    const sha = (x: Buffer) => createHash('sha256').update(x).digest('hex');
+    expect([ga.sha256, gb.sha256]).toEqual([sha(a), sha(b)]);
+    expect((await readFile(join(tmp, 'large-a.bin'))).equals(a)).toBe(true);
+    expect((await readFile(join(tmp, 'large-b.bin'))).equals(b)).toBe(true);
+
+    const other = Buffer.from(a);
+    other[other.length - 1] = (other[other.length - 1] ?? 0) ^ 0xff; // same size, last byte differs
+    await store.putBytes(`${prefix}/a.bin`, other);
+    const local = join(tmp, 'large-corrupt.bin');
+    await expect(store.getCommittedFile(prefix, 'a.bin', local)).rejects.toThrow(ChecksumMismatchError);
+    await expect(stat(local)).rejects.toThrow(); // nothing left behind
+    // the side thread is free again: the next large read is verified as before
+    expect((await store.getCommittedFile(prefix, 'b.bin', join(tmp, 'large-b2.bin'))).sha256).toBe(sha(b));
+  });
+
   it('commits deterministically: same bytes give a byte-identical manifest', async () => {
     const a = uniquePrefix('det');
     const rows = [{ prompt: 'x', response: 'y' }];
