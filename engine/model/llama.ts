@@ -16,6 +16,7 @@ import { ropeInverseFrequencies } from '../hf/config';
 import { EngineInputError } from '../hf/errors';
 import type { Dim, FloatDType, Graph, TensorData, Value } from '../onnx/graph';
 import { Graph as GraphClass, TO_END } from '../onnx/graph';
+import { joinedScores, joinedValues } from './joined-attention';
 import { mergedLinear, rmsNormKernel, rotaryKernel, rotaryTables } from './kernels';
 
 export type LlamaHead = 'lm' | 'score';
@@ -89,6 +90,12 @@ export interface LlamaOptions {
   pastValues?: { key: Value; value: Value }[];
   /** Symbolic names of this call's batch and sequence dims (default DIMS.batch, DIMS.seq). */
   dims?: { batch: string; seq: string };
+  /**
+   * With kvCache, for graphs with a reverse pass: attention over [past | new] through joined-attention.ts (the
+   * same float32 results; past and new keys/values joined where that keeps the sums, fewer copies of the scores
+   * in the reverse pass). Default false: the joined keys would copy the cache at every generation step.
+   */
+  joinedKv?: boolean;
 }
 
 /** The values of a Llama model built into a graph. */
@@ -359,14 +366,19 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
       const pv = past[l]!.value;
       presentNew.push({ key: k, value: v });
       presentFull.push({ key: g.concat([pk, k], 2), value: g.concat([pv, v], 2) });
-      // Attention over [past | new] without concatenating the cache: only the scores [.., G·T, P+T] are joined.
-      const probs = attend(g.concat([scoresAgainst(pk), scoresAgainst(k)], -1), S);
       const sizes = g.concat([g.shapeOf(pk, 2, 3), g.shapeOf(k, 2, 3)], 0);
-      const [pPast, pNew] = g.node('Split', [probs, sizes], { axis: 3 }, [
-        { dtype: dt, shape: [B, kvH, GT, DIMS.past] },
-        { dtype: dt, shape: [B, kvH, GT, T] },
-      ]) as [Value, Value];
-      attn = g.add(g.matmul(pPast, pv), g.matmul(pNew, v));
+      if (opts.joinedKv) {
+        const parts = { sizes, past: DIMS.past, fresh: T, total: S };
+        attn = joinedValues(g, attend(joinedScores(g, qs, pk, k, parts), S), pv, v, parts);
+      } else {
+        // Attention over [past | new] without concatenating the cache: only the scores [.., G·T, P+T] are joined.
+        const probs = attend(g.concat([scoresAgainst(pk), scoresAgainst(k)], -1), S);
+        const [pPast, pNew] = g.node('Split', [probs, sizes], { axis: 3 }, [
+          { dtype: dt, shape: [B, kvH, GT, DIMS.past] },
+          { dtype: dt, shape: [B, kvH, GT, T] },
+        ]) as [Value, Value];
+        attn = g.add(g.matmul(pPast, pv), g.matmul(pNew, v));
+      }
     } else {
       presentNew.push({ key: k, value: v });
       attn = g.matmul(attend(scoresAgainst(k), T), v);

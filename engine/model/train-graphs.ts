@@ -133,6 +133,7 @@ function sharedPromptModel(cfg: LlamaConfig, g: Graph): LlamaModel {
     head: 'lm',
     logits: 'all',
     kvCache: { present: 'new' },
+    joinedKv: true,
     pastValues: prefix.presentNew.map(({ key, value }) => ({ key: bothRows(key), value: bothRows(value) })),
     weightValues: prefix.weights,
   });
