@@ -284,11 +284,20 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   const pos = g.unsqueeze(g.cast(positionIds, dt), [-1]); // [B,T,1]
   const freqs = g.mul(pos, invFreqC); // [B,T,half]
   const emb = g.concat([freqs, freqs], -1); // [B,T,hd]
-  const cosK = g.unsqueeze(g.cos(emb), [1]); // [B,1,T,hd]
+  const cosE = g.cos(emb);
+  const sinE = g.sin(emb);
+  const cosK = g.unsqueeze(cosE, [1]); // [B,1,T,hd]
   const halfSigns = Array.from({ length: 2 * half }, (_, i) => (i < half ? -1 : 1));
-  const sinK = g.unsqueeze(g.mul(g.sin(emb), g.constant(dt, [2 * half], halfSigns)), [1]); // sin·(−1 | +1), see applyRope
-  const cosQ = g.unsqueeze(cosK, [1]); // [B,1,1,T,hd]
-  const sinQ = g.unsqueeze(sinK, [1]);
+  const sinK = g.unsqueeze(g.mul(sinE, g.constant(dt, [2 * half], halfSigns)), [1]); // sin·(−1 | +1), see applyRope
+  // Queries are scaled by 1/√head_dim before the scores. When that is a power of two (head_dim 4ᵏ, e.g. 64) the
+  // scale goes into the queries' rotary tables: x·(c·2⁻ᵏ) = (x·c)·2⁻ᵏ exactly in binary floating point (short of
+  // subnormals), so the same bits as a Mul after the rotation, one pass over the queries fewer (and in the reverse pass).
+  const scaleValue = 1 / Math.sqrt(hd);
+  const scaleInTables = !kernels && Number.isInteger(Math.log2(scaleValue));
+  const cosQ = scaleInTables ? g.unsqueeze(g.mul(cosE, g.scalar(scaleValue)), [1, 2]) : g.unsqueeze(cosK, [1]); // [B,1,1,T,hd]
+  const sinQ = scaleInTables
+    ? g.unsqueeze(g.mul(sinE, g.constant(dt, [2 * half], halfSigns.map((x) => x * scaleValue))), [1, 2])
+    : g.unsqueeze(sinK, [1]);
   let ropeTables: { cos: Value; sin: Value } | undefined;
   if (kernels) {
     const t = rotaryTables(cfg);
@@ -319,7 +328,7 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
   const masked = g.or(future, padKey); // [B,T,S]
   const bias = g.unsqueeze(g.where(masked, g.scalar(-1e9), g.scalar(0)), [1, 2]); // [B,1,1,T,S]
 
-  const scale = g.scalar(1 / Math.sqrt(hd));
+  const scale = g.scalar(scaleValue);
   let x = g.gather(W('model.embed_tokens.weight'), inputIds, 0); // [B,T,H]
   const presentNew: { key: Value; value: Value }[] = [];
   const presentFull: { key: Value; value: Value }[] = [];
@@ -350,7 +359,7 @@ export function buildLlama(g: Graph, cfg: LlamaConfig, opts: Omit<LlamaOptions, 
     }
     // The G query heads of a KV head as one matrix [B,kvH,G·T,hd]: one MatMul per KV head against its keys.
     const GT: Dim = typeof T === 'number' ? groups * T : `${groups}*${T}`;
-    const qs = g.reshape(g.mul(q, scale), [0, 0, -1, hd], [B, kvH, GT, hd]);
+    const qs = g.reshape(scaleInTables ? q : g.mul(q, scale), [0, 0, -1, hd], [B, kvH, GT, hd]);
     /** q·Kᵀ for K [B,kvH,S,hd] as a MatMul on a transposed view (ORT fuses it into FusedMatMul, no copy). */
     const scoresAgainst = (keys: Value): Value => g.matmul(qs, g.transpose(keys, [0, 1, 3, 2]));
     /** Scores [B,kvH,G·T,S] → probabilities, masked by the bias [B,1,1,T,S] per query (as [B,kvH,G,T,S]). */
