@@ -248,6 +248,11 @@ export class RunControl {
     if (options.flush) await this.flushReports();
   }
 
+  /** Updates this workflow's own status only; the root hears of it from elsewhere (e.g. from a child). */
+  showLocally(report: Omit<ProgressReport, 'from'>): void {
+    this.apply({ ...report, from: workflowInfo().workflowId });
+  }
+
   /** Queues a report behind the one in flight, merged into the last queued one when possible. */
   private enqueue(report: Omit<ProgressReport, 'from'>): void {
     const last = this.queued.at(-1);

@@ -14,6 +14,7 @@ import type { RecipeOptions } from '../shared/recipe';
 import { control, inference, shortControl, train } from './activities';
 import { checkpointSettings, engineSettings, resolveOrFail } from './common';
 import { RunControl } from './control';
+import { evaluateIterate, iterationMetrics, type IterationTraining } from './iterate-evaluation';
 import { inWindows } from './window';
 
 export interface DpoIterationInput {
@@ -33,6 +34,11 @@ export interface DpoIterationInput {
   sftEval: ArtifactRef | null;
   root?: string | null;
   paused?: boolean;
+  /**
+   * Evaluate the iterate here (step 6; default true). onlineDpo passes false since patch
+   * `evaluation-beside-next-iteration`: it evaluates π_t itself while iteration t + 1 already runs.
+   */
+  evaluate?: boolean;
 }
 
 export interface DpoIterationResult {
@@ -44,10 +50,14 @@ export interface DpoIterationResult {
   scores: ArtifactRef[];
   pairs: BuiltPairs;
   train: TrainedModel | null;
-  evaluation: Evaluation;
+  /** Null when the input said evaluate: false. */
+  evaluation: Evaluation | null;
   overlongPrompts: number;
   droppedPrompts: number;
-  metrics: IterationMetrics;
+  /** The iteration's metrics row without its evaluation. */
+  training: IterationTraining;
+  /** The full row; null when the input said evaluate: false. */
+  metrics: IterationMetrics | null;
 }
 
 export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterationResult> {
@@ -179,35 +189,9 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
   }
   const policy = trained?.model ?? input.policy;
 
-  // 6. evaluation
-  await ctl.report({ step: 'evaluate' });
-  await ctl.gate();
-  const evaluation = await inference(exec, `${it}: evaluate on ${recipe.evaluation.prompts} held-out prompts`).evaluateModel({
-    run,
-    stage: t,
-    policy,
-    reference: input.reference,
-    rewardModel: input.rewardModel,
-    evalPrompts: input.data.evalPrompts,
-    sftEval: input.sftEval,
-    count: recipe.evaluation.prompts,
-    temperature: recipe.evaluation.temperature,
-    maxNewTokens: recipe.evaluation.maxNewTokens,
-    stopStrings: o.stopStrings,
-    task: input.data.task,
-    seed: recipe.seed,
-    engine,
-  });
-
-  const metrics: IterationMetrics = {
+  const training: IterationTraining = {
     iteration: t,
     policy,
-    meanReward: evaluation.meanReward,
-    winRateVsSft: evaluation.winRateVsSft,
-    meanResponseLength: evaluation.meanResponseLength,
-    kl: evaluation.kl,
-    gold: evaluation.gold,
-    prompts: evaluation.prompts,
     pairs: pairs.stats.pairs,
     prompts_used: prompts.count,
     overlongPrompts: generated.reduce((a, g) => a + g.overlong, 0),
@@ -217,8 +201,25 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
     learningRate: o.learningRate,
     k: o.k,
   };
-  // onlineDpo relays 'done' with this iteration's metrics; nothing may be in flight when this workflow closes.
-  await ctl.report({ step: 'done', shards: null }, { flush: true, unsent: true });
+
+  // 6. evaluation
+  let evaluation: Evaluation | null = null;
+  if (input.evaluate ?? true) {
+    await ctl.report({ step: 'evaluate' });
+    await ctl.gate();
+    evaluation = await evaluateIterate({
+      run,
+      iteration: t,
+      recipe,
+      policy,
+      reference: input.reference,
+      rewardModel: input.rewardModel,
+      data: input.data,
+      sftEval: input.sftEval,
+    });
+    // onlineDpo relays 'done' with this iteration's metrics; nothing may be in flight when this workflow closes.
+    await ctl.report({ step: 'done', shards: null }, { flush: true, unsent: true });
+  }
   await ctl.flushReports();
   ctl.setStage('completed');
   return {
@@ -230,8 +231,9 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
     pairs,
     train: trained,
     evaluation,
-    overlongPrompts: metrics.overlongPrompts ?? 0,
-    droppedPrompts: metrics.droppedPrompts ?? 0,
-    metrics,
+    overlongPrompts: training.overlongPrompts ?? 0,
+    droppedPrompts: training.droppedPrompts ?? 0,
+    training,
+    metrics: evaluation ? iterationMetrics(training, evaluation) : null,
   };
 }

@@ -4,14 +4,15 @@
 // between iterations, and continues as new (carrying its state) when the server suggests it or the history
 // grows past `execution.continueAsNewAfterEvents`. A child of rlhfPipeline (`${pipelineId}/online`) and
 // startable alone given an SFT policy and a reward model.
-import { condition, continueAsNew, allHandlersFinished, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import { CancellationScope, condition, continueAsNew, allHandlersFinished, isCancellation, patched, startChild, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef, PreparedData } from '../activities/types';
 import type { IterationMetrics } from '../shared/messages';
 import { applyNextIterationOptions, promptPoolSize, type NextIterationOptions, type OnlineOptions, type RecipeInput } from '../shared/recipe';
 import { control, inference } from './activities';
 import { childId, engineSettings, failInput, resolveOrFail, runNameOrFail } from './common';
 import { RunControl } from './control';
-import { dpoIteration } from './dpo-iteration';
+import { dpoIteration, type DpoIterationResult } from './dpo-iteration';
+import { evaluateIterate, iterationMetrics } from './iterate-evaluation';
 
 /** What the loop carries across continue-as-new. */
 export interface OnlineDpoState {
@@ -121,54 +122,93 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
     });
   }
 
+  // Since patch evaluation-beside-next-iteration evaluations run beside the iterations: the SFT baseline beside
+  // iteration 1, and π_t's evaluation beside iteration t + 1 (nothing in iteration t + 1 reads it; it only needs
+  // the baseline's, for the win rate). Evaluation is off the loop's critical path: on a cluster it runs on
+  // another inference worker; on one worker it fills the time the next iteration spends starting.
+  const beside = patched('evaluation-beside-next-iteration');
+  /** Evaluations running beside the loop, by iteration (0: the SFT baseline). */
+  const evaluations = new Map<number, Promise<void>>();
+  let evaluationFailure = null as { error: unknown } | null;
+  const besideLoop = (iteration: number, work: () => Promise<void>): void => {
+    const task = work().catch((error: unknown) => {
+      evaluationFailure ??= { error };
+    });
+    evaluations.set(
+      iteration,
+      task.finally(() => evaluations.delete(iteration)),
+    );
+  };
+  /** The first evaluation failure (a function: TypeScript cannot see the callbacks that set it). */
+  const failure = (): { error: unknown } | null => evaluationFailure;
+  const throwIfEvaluationFailed = (): void => {
+    const f = failure();
+    if (f) throw f.error;
+  };
+  /** Waits for every evaluation running beside the loop; rethrows the first failure. */
+  const settleEvaluations = async (): Promise<void> => {
+    while (evaluations.size > 0) await Promise.all(evaluations.values());
+    throwIfEvaluationFailed();
+  };
+
   if (!state.sftEval) {
     await ctl.gate();
-    await ctl.report({ stage: 'evaluate-sft' });
-    ctl.setStage('evaluate-sft');
-    const baseline = await inference(exec, `evaluate the SFT baseline of ${run}`).evaluateModel({
-      run,
-      stage: 'sft',
-      policy: sftModel,
-      reference: sftModel,
-      rewardModel,
-      evalPrompts: data.evalPrompts,
-      sftEval: null,
-      count: recipe.evaluation.prompts,
-      temperature: recipe.evaluation.temperature,
-      maxNewTokens: recipe.evaluation.maxNewTokens,
-      stopStrings: state.online.stopStrings,
-      task: data.task,
-      seed: recipe.seed,
-      engine: engineSettings(recipe),
-    });
-    state.sftEval = baseline.prefix;
-    await ctl.report({
-      stage: 'online-dpo',
-      metrics: {
-        iteration: 0,
+    const baselineEvaluation = async (): Promise<void> => {
+      if (!beside) {
+        await ctl.report({ stage: 'evaluate-sft' });
+        ctl.setStage('evaluate-sft');
+      }
+      const baseline = await inference(exec, `evaluate the SFT baseline of ${run}`).evaluateModel({
+        run,
+        stage: 'sft',
         policy: sftModel,
-        meanReward: baseline.meanReward,
-        winRateVsSft: baseline.winRateVsSft,
-        meanResponseLength: baseline.meanResponseLength,
-        kl: baseline.kl,
-        gold: baseline.gold,
-        prompts: baseline.prompts,
-        pairs: 0,
-        prompts_used: 0,
-        overlongPrompts: 0,
-        droppedPrompts: 0,
-        trainLoss: null,
-        beta: null,
-        learningRate: null,
-        k: null,
-      },
-    });
-    ctl.setStage('online-dpo');
+        reference: sftModel,
+        rewardModel,
+        evalPrompts: data.evalPrompts,
+        sftEval: null,
+        count: recipe.evaluation.prompts,
+        temperature: recipe.evaluation.temperature,
+        maxNewTokens: recipe.evaluation.maxNewTokens,
+        stopStrings: state.online.stopStrings,
+        task: data.task,
+        seed: recipe.seed,
+        engine: engineSettings(recipe),
+      });
+      state.sftEval = baseline.prefix;
+      await ctl.report({
+        ...(beside ? {} : { stage: 'online-dpo' as const }),
+        metrics: {
+          iteration: 0,
+          policy: sftModel,
+          meanReward: baseline.meanReward,
+          winRateVsSft: baseline.winRateVsSft,
+          meanResponseLength: baseline.meanResponseLength,
+          kl: baseline.kl,
+          gold: baseline.gold,
+          prompts: baseline.prompts,
+          pairs: 0,
+          prompts_used: 0,
+          overlongPrompts: 0,
+          droppedPrompts: 0,
+          trainLoss: null,
+          beta: null,
+          learningRate: null,
+          k: null,
+        },
+      });
+      if (!beside) ctl.setStage('online-dpo');
+    };
+    if (beside) besideLoop(0, baselineEvaluation);
+    else await baselineEvaluation();
   }
 
+  /** Whether the loop goes on after the last finished iteration (iterations left, no stop before the next). */
+  const moreToRun = (): boolean =>
+    state.nextIteration <= state.online.iterations && (ctl.stopAfterIteration === null || state.nextIteration <= ctl.stopAfterIteration);
   let stoppedEarly = false;
   while (state.nextIteration <= state.online.iterations) {
     const t = state.nextIteration;
+    throwIfEvaluationFailed();
     const stopAt = ctl.stopAfterIteration;
     if (stopAt !== null && t > stopAt) {
       stoppedEarly = true;
@@ -180,36 +220,100 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
       pending = null;
     }
     running = t;
-    // Since patch progress-reports-coalesced the iteration child tells the root this itself, with its first report.
-    await ctl.report({ iteration: t, step: 'select-prompts', shards: null }, { unsent: true });
-    const child = await startChild(dpoIteration, {
-      workflowId: childId.iteration(prefix, t),
-      taskQueue: exec.taskQueues.control,
-      staticSummary: `${run} iteration ${t}/${state.online.iterations}`,
-      args: [
-        {
-          run,
-          iteration: t,
-          recipe: { ...recipe, online: state.online },
-          data,
-          policy: state.policy,
-          reference: state.online.reference === 'previous' ? state.policy : sftModel,
-          sftModel,
-          rewardModel,
-          sftEval: state.sftEval,
-          root,
-          paused: ctl.paused,
-        },
-      ],
-    });
-    await ctl.setChild(child);
-    const result = await child.result();
+    if (beside) {
+      // Only this workflow's own status: the iteration child tells the root itself, with its first report (a
+      // held report would go out later, merged into an evaluation's, and overwrite the child's newer step).
+      ctl.showLocally({ iteration: t, step: 'select-prompts', shards: null });
+    } else {
+      // Since patch progress-reports-coalesced the iteration child tells the root this itself, with its first report.
+      await ctl.report({ iteration: t, step: 'select-prompts', shards: null }, { unsent: true });
+    }
+    const iterationRecipe = { ...recipe, online: state.online };
+    const reference = state.online.reference === 'previous' ? state.policy : sftModel;
+    const runIteration = async (): Promise<DpoIterationResult> => {
+      const child = await startChild(dpoIteration, {
+        workflowId: childId.iteration(prefix, t),
+        taskQueue: exec.taskQueues.control,
+        staticSummary: `${run} iteration ${t}/${state.online.iterations}`,
+        args: [
+          {
+            run,
+            iteration: t,
+            recipe: iterationRecipe,
+            data,
+            policy: state.policy,
+            reference,
+            sftModel,
+            rewardModel,
+            sftEval: state.sftEval,
+            root,
+            paused: ctl.paused,
+            ...(beside ? { evaluate: false } : {}),
+          },
+        ],
+      });
+      await ctl.setChild(child);
+      return child.result();
+    };
+    let result: DpoIterationResult;
+    if (!beside) {
+      result = await runIteration();
+    } else {
+      // Iteration t starts while π_{t−1} is still being evaluated. A stop after t − 1 sent during that evaluation
+      // arrived when the sequential loop would not have started iteration t yet: honour it by cancelling t. A
+      // failed evaluation fails the loop at once.
+      const scope = new CancellationScope();
+      const childResult = scope.run(runIteration);
+      let settled = false;
+      const interrupted = condition(
+        () => settled || failure() !== null || (ctl.stopAfterIteration !== null && ctl.stopAfterIteration < t && evaluations.has(t - 1)),
+      );
+      const outcome = await Promise.race([childResult.then((r) => ({ r }), (error: unknown) => ({ error })), interrupted.then(() => null)]);
+      settled = true;
+      if (outcome === null) {
+        scope.cancel();
+        const late = await childResult.then((r) => ({ r }), (error: unknown) => ({ error }));
+        await ctl.setChild(null);
+        running = null;
+        throwIfEvaluationFailed();
+        if ('error' in late) {
+          if (!isCancellation(late.error)) throw late.error;
+          stoppedEarly = true;
+          break;
+        }
+        result = late.r;
+      } else if ('error' in outcome) {
+        throw outcome.error;
+      } else {
+        result = outcome.r;
+      }
+    }
     await ctl.setChild(null);
     running = null;
     state.policy = result.policy;
     state.nextIteration = t + 1;
-    const more = state.nextIteration <= state.online.iterations && (ctl.stopAfterIteration === null || state.nextIteration <= ctl.stopAfterIteration);
-    if (coalesced()) {
+    const more = moreToRun();
+    if (beside || !result.metrics) {
+      // π_t is evaluated beside iteration t + 1 (or, after the last iteration, alone).
+      const training = result.training;
+      ctl.showLocally({ iteration: t, step: 'evaluate', shards: null });
+      await ctl.gate();
+      const baseline = evaluations.get(0);
+      const evaluate = () =>
+        evaluateIterate({ run, iteration: t, recipe: iterationRecipe, policy: result.policy, reference, rewardModel, data, sftEval: state.sftEval });
+      besideLoop(t, async () => {
+        // Scheduled in this workflow task, ahead of any other command, unless the baseline is still running.
+        const evaluating = baseline ? baseline.then(() => (failure() ? null : evaluate())) : evaluate();
+        const evaluation = await evaluating;
+        if (!evaluation) return;
+        const metrics = iterationMetrics(training, evaluation);
+        const last = t === state.nextIteration - 1 && !moreToRun();
+        // After the last iteration the pipeline applies the result's metrics itself (as below).
+        await ctl.report({ metrics, ...(last ? { step: 'done' as const, shards: null } : {}) }, { unsent: last && relayedToRoot });
+      });
+      // The root hears of this step only when nothing runs beside it (otherwise iteration t + 1 reports at once).
+      if (!more) await ctl.report({ iteration: t, step: 'evaluate', shards: null });
+    } else if (coalesced()) {
       // The iteration's last report ('done') rides with its metrics. No wait for the root here: the next
       // iteration starts at once. After the last iteration the pipeline applies the result's metrics itself.
       await ctl.report({ metrics: result.metrics, step: 'done', shards: null }, { unsent: !more && relayedToRoot });
@@ -220,6 +324,7 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
 
     const info = workflowInfo();
     if (more && (info.continueAsNewSuggested || info.historyLength > exec.continueAsNewAfterEvents)) {
+      await settleEvaluations();
       await ctl.flushReports();
       await condition(allHandlersFinished);
       await continueAsNew<typeof onlineDpo>({
@@ -238,6 +343,7 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
     }
   }
   if (state.nextIteration <= state.online.iterations) stoppedEarly = true;
+  await settleEvaluations();
 
   ctl.setStage(stoppedEarly ? 'stopped' : 'completed');
   const iterates = ctl.metrics.filter((m) => m.iteration > 0);

@@ -1,9 +1,10 @@
 // onlineDpo / dpoIteration / stage workflows with mock activities on the real dev server: pause/resume,
 // stopAfterIteration, continue-as-new carrying state, children started alone.
 import { WorkflowFailedError } from '@temporalio/client';
+import { ApplicationFailure } from '@temporalio/common';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { pauseSignal, resumeSignal, setNextIterationOptionsUpdate, statusQuery, stopAfterIterationSignal } from '../../shared/messages';
+import { metricsQuery, pauseSignal, resumeSignal, setNextIterationOptionsUpdate, statusQuery, stopAfterIterationSignal } from '../../shared/messages';
 import { RlhfIteration, RlhfStage } from '../../shared/search-attributes';
 import { onlineDpo, rlhfPipeline, supervisedFineTune, trainRewardModel } from '../../workflows';
 import { bundleWorkflows, eventually, startHarness, type Harness } from './harness';
@@ -35,10 +36,12 @@ describe('onlineDpo (mock activities)', () => {
     await eventually(async () => (await h.client.workflow.getHandle(`${id}/iter-0001`).query(statusQuery)).paused, 5000, 'child paused');
     gate.release();
     await sleep(1500);
-    // trainDpo finished, but the evaluation (next step) did not start while paused
+    // trainDpo finished, but neither the evaluation of π_1 nor iteration 2 started while paused
     expect(h.mocks.count('evaluateModel', (i) => i.run === id && i.stage === 1)).toBe(0);
+    expect(h.mocks.count('selectPrompts', (i) => i.run === id && i.iteration === 2)).toBe(0);
     const status = await handle.query(statusQuery);
-    expect(status).toMatchObject({ paused: true, iteration: 1, step: 'evaluate', activeChild: `${id}/iter-0001` });
+    // the iteration child has finished; the loop evaluates its iterate itself (beside the next iteration)
+    expect(status).toMatchObject({ paused: true, iteration: 1, step: 'evaluate', activeChild: null });
 
     await handle.signal(resumeSignal);
     const result = await handle.result();
@@ -82,6 +85,61 @@ describe('onlineDpo (mock activities)', () => {
     const sa = (await handle.describe()).typedSearchAttributes;
     expect(sa.get(RlhfStage)).toBe('stopped');
     expect(sa.get(RlhfIteration)).toBe(1);
+  });
+
+  it("evaluates π_t beside iteration t + 1, and the metrics table stays in iteration order", async () => {
+    const id = h.id('beside');
+    const evaluation = h.mocks.gate('evaluateModel:1');
+    const handle = await h.client.workflow.start(onlineDpo, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, recipe: h.recipe({ models }) }] });
+    await evaluation.started;
+    // while π_1 is being evaluated, iteration 2 generates, scores, pairs and trains
+    await eventually(async () => h.mocks.count('trainDpo', (i) => i.run === id && i.iteration === 2) === 1, 10_000, 'iteration 2 trained during evaluation 1');
+    expect((await handle.query(metricsQuery)).map((m) => m.iteration)).toEqual([0]);
+    evaluation.release();
+    const result = await handle.result();
+    expect(result.metrics.map((m) => m.iteration)).toEqual([0, 1, 2]);
+    expect(result.metrics[1]).toMatchObject({ iteration: 1, policy: `runs/${id}/iter-0001/policy`, pairs: expect.any(Number), trainLoss: 0.5, k: expect.any(Number) });
+    // each iterate is evaluated once, against the SFT baseline's committed evaluation
+    const evals = h.mocks.calls.filter((c) => c.name === 'evaluateModel' && c.input.run === id).map((c) => c.input);
+    expect(evals.map((e) => e.stage).sort()).toEqual([1, 2, 'sft']);
+    expect(evals.filter((e) => e.stage !== 'sft').map((e) => e.sftEval)).toEqual([`runs/${id}/sft/eval`, `runs/${id}/sft/eval`]);
+  });
+
+  it('a stop after t − 1 sent while π_{t−1} is evaluated cancels iteration t, which had started beside it', async () => {
+    const id = h.id('stop-beside');
+    const evaluation = h.mocks.gate('evaluateModel:1');
+    const generation = h.mocks.gate('generateShard:2:0');
+    const handle = await h.client.workflow.start(onlineDpo, {
+      taskQueue: h.queues.control,
+      workflowId: id,
+      args: [{ run: id, recipe: h.recipe({ models, online: { iterations: 3 } }) }],
+    });
+    await evaluation.started;
+    await generation.started;
+    await handle.signal(stopAfterIterationSignal, 1);
+    const iteration2 = h.client.workflow.getHandle(`${id}/iter-0002`);
+    await eventually(async () => (await iteration2.describe()).status.name === 'CANCELLED', 10_000, 'iteration 2 cancelled');
+    generation.release();
+    evaluation.release(); // the loop still waits for π_1's evaluation (its metrics row)
+    const result = await handle.result();
+    expect(result).toMatchObject({ iterations: 1, stoppedEarly: true, policy: `runs/${id}/iter-0001/policy` });
+    expect(result.metrics.map((m) => m.iteration)).toEqual([0, 1]);
+    expect(h.mocks.count('trainDpo', (i) => i.run === id && i.iteration === 2)).toBe(0);
+  });
+
+  it('a failed evaluation beside the loop fails the run and cancels the running iteration', async () => {
+    const id = h.id('eval-fails');
+    const generation = h.mocks.gate('generateShard:2:0');
+    h.mocks.failOn('evaluateModel:1', ApplicationFailure.nonRetryable('reward model: missing score.weight', 'InvalidModel'));
+    const handle = await h.client.workflow.start(onlineDpo, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, recipe: h.recipe({ models }) }] });
+    const err = await handle.result().catch((e: unknown) => e);
+    generation.release();
+    expect(err).toBeInstanceOf(WorkflowFailedError);
+    let cause: Error | undefined = (err as WorkflowFailedError).cause;
+    while (cause?.cause) cause = cause.cause as Error;
+    expect(cause?.message).toMatch(/missing score\.weight/);
+    expect(['CANCELLED', 'COMPLETED']).toContain((await h.client.workflow.getHandle(`${id}/iter-0002`).describe()).status.name);
+    expect(h.mocks.count('trainDpo', (i) => i.run === id && i.iteration === 2)).toBe(0);
   });
 
   it('continues as new past the history threshold, carrying policy, metrics, pending options and stop', async () => {

@@ -24,11 +24,14 @@ afterAll(async () => {
 });
 
 describe('rlhfPipeline (mock activities)', () => {
-  it('runs data → base → SFT → RM → baseline eval → T iterations → summary, with child ids under the pipeline id', async () => {
+  it('runs data → base → SFT → RM → T iterations (evaluations beside them) → summary, with child ids under the pipeline id', async () => {
     const id = h.id('pipeline');
     const result = await h.client.workflow.execute(rlhfPipeline, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, ...h.recipe() }] });
 
-    const top = h.mocks.calls.filter((c) => c.input.run === id).map((c) => c.name);
+    const calls = h.mocks.calls.filter((c) => c.input.run === id);
+    // Evaluations run beside the loop (the SFT baseline beside iteration 1, π_t beside iteration t + 1): the
+    // stages without them run in this order,
+    const top = calls.map((c) => c.name).filter((n) => n !== 'evaluateModel');
     const collapse = top.filter((n, i) => n !== top[i - 1]);
     expect(collapse).toEqual([
       'recordRunConfig',
@@ -36,21 +39,25 @@ describe('rlhfPipeline (mock activities)', () => {
       'initBaseModel',
       'trainSft',
       'trainRewardModel',
-      'evaluateModel',
       'selectPrompts',
       'generateShard',
       'scoreShard',
       'buildPairs',
       'trainDpo',
-      'evaluateModel',
       'selectPrompts',
       'generateShard',
       'scoreShard',
       'buildPairs',
       'trainDpo',
-      'evaluateModel',
       'writeRunSummary',
     ]);
+    // and each evaluation starts after its model exists and before the summary.
+    const at = (pred: (c: (typeof calls)[number]) => boolean) => calls.findIndex(pred);
+    const evalAt = (stage: 'sft' | number) => at((c) => c.name === 'evaluateModel' && c.input.stage === stage);
+    expect(calls.filter((c) => c.name === 'evaluateModel').length).toBe(3);
+    expect(evalAt('sft')).toBeGreaterThan(at((c) => c.name === 'trainRewardModel'));
+    for (const t of [1, 2]) expect(evalAt(t)).toBeGreaterThan(at((c) => c.name === 'trainDpo' && c.input.iteration === t));
+    expect(at((c) => c.name === 'writeRunSummary')).toBeGreaterThan(Math.max(evalAt('sft'), evalAt(1), evalAt(2)));
     // 8 prompts per iteration in shards of 4 → 2 generation and 2 scoring shards per iteration
     expect(h.mocks.count('generateShard', (i) => i.run === id)).toBe(4);
     expect(h.mocks.count('scoreShard', (i) => i.run === id)).toBe(4);
