@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type ElementUpdate, adamWStep, createAdamWState, updateElements } from './adamw';
+import { type AdamWState, type ElementUpdate, adamWStep, createAdamWState, restoreAdamWState, updateElements } from './adamw';
 import { CHUNK, adamWKernel } from './adamw-simd';
 
 /** Deterministic values of many magnitudes and signs (zeros, subnormals, tiny, large) from a small LCG. */
@@ -22,7 +22,25 @@ describe('AdamW SIMD kernel', () => {
     expect(adamWKernel()).not.toBeNull();
   });
 
-  it('gives the scalar loop’s bits for parameters, moments, over chunk boundaries and ragged ends', () => {
+  const layouts: [string, (params: Map<string, { data: Float32Array }>) => AdamWState][] = [
+    ['moments in the kernel’s memory (createAdamWState)', (p) => createAdamWState(p)],
+    ['moments in plain arrays (copied through the chunks)', (p) => ({ step: 0, m: new Map([...p].map(([k, x]) => [k, new Float32Array(x.data.length)])), v: new Map([...p].map(([k, x]) => [k, new Float32Array(x.data.length)])) })],
+  ];
+
+  it('createAdamWState places the moments in a kernel’s memory; restoreAdamWState copies saved ones there', () => {
+    const params = new Map([['a', { data: new Float32Array(5) }], ['b', { data: new Float32Array(CHUNK + 3) }]]);
+    const s = createAdamWState(params);
+    expect(s.kernel).toBeDefined();
+    for (const x of [...s.m.values(), ...s.v.values()]) expect(s.kernel!.holds(x)).toBe(true);
+    const saved = new Map([['a', Float32Array.from([1, 2, 3, 4, 5])]]);
+    const r = restoreAdamWState(7, saved, new Map([['a', Float32Array.from([5, 4, 3, 2, 1])]]));
+    expect(r.step).toBe(7);
+    expect([...r.m.get('a')!]).toEqual([1, 2, 3, 4, 5]);
+    expect([...r.v.get('a')!]).toEqual([5, 4, 3, 2, 1]);
+    expect(r.kernel!.holds(r.m.get('a')!)).toBe(true);
+  });
+
+  it.each(layouts)('gives the scalar loop’s bits for parameters, moments, over chunk boundaries and ragged ends: %s', (_, makeState) => {
     const n = 3 * CHUNK + 13;
     const cases: { gradScale: number; weightDecay: number; steps: number; lr: number }[] = [
       { gradScale: 1, weightDecay: 0, steps: 1, lr: 5e-7 },
@@ -32,14 +50,18 @@ describe('AdamW SIMD kernel', () => {
     for (const [ci, c] of cases.entries()) {
       const w0 = values(n, 11 + ci);
       const h = { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: c.weightDecay };
-      const params = new Map([['w', { data: Float32Array.from(w0) }]]);
-      const state = createAdamWState(params);
+      // Two tensors: the second one's moments start past the first's in the kernel memory.
+      const params = new Map([
+        ['x', { data: values(CHUNK + 5, 3) }],
+        ['w', { data: Float32Array.from(w0) }],
+      ]);
+      const state = makeState(params);
       const w = Float32Array.from(w0);
       const m = new Float32Array(n);
       const v = new Float32Array(n);
       for (let t = 1; t <= c.steps; t++) {
         const g = values(n, 100 * ci + t);
-        adamWStep(params, new Map([['w', g]]), state, c.lr, h, c.gradScale);
+        adamWStep(params, new Map([['x', values(CHUNK + 5, t)], ['w', g]]), state, c.lr, h, c.gradScale);
         const u: ElementUpdate = {
           gradScale: c.gradScale,
           beta1: h.beta1,

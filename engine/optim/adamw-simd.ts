@@ -4,11 +4,12 @@
 // the results are the JavaScript loop's bits; the kernel only removes the scalar loop's overhead and halves the
 // number of divisions and square roots issued.
 //
-// The kernel works on chunks copied into its own memory (parameters, gradients and moments stay ordinary
-// Float32Arrays): four arrays of CHUNK floats at fixed offsets. The module is assembled here, byte by byte
-// (no toolchain): one function
-//   update(len, gradScale, beta1, 1 − beta1, beta2, 1 − beta2, decay, stepSize, 1/√(1 − β2ᵗ), eps)
-// over the first `len` elements (a multiple of 2·UNROLL) of the chunk arrays W, G, M, V:
+// Parameters and gradients (ordinary Float32Arrays) are copied chunk by chunk through two arrays of CHUNK
+// floats in the kernel's memory; the moments either live in that memory (createAdamWState allocates them
+// there) and are updated in place, or are copied through two more chunk arrays. The module is assembled here,
+// byte by byte (no toolchain): one function
+//   update(len, mBase, vBase, gradScale, beta1, 1 − beta1, beta2, 1 − beta2, decay, stepSize, 1/√(1 − β2ᵗ), eps)
+// over `len` elements (a multiple of 2·UNROLL) of the chunk arrays W, G and the moments M, V at mBase, vBase:
 //   g = f32(G·gradScale); M = f32(β1·M + (1 − β1)·g); V = f32(β2·V + (1 − β2)·g·g);
 //   W = f32(W·decay − (stepSize·M) / (√V · 1/√(1 − β2ᵗ) + eps)).
 
@@ -80,19 +81,25 @@ const fdiv = op.simd(0xf3);
 const fsqrt = op.simd(0xef);
 
 function kernelModule(): Uint8Array {
-  // Parameters: 0 len (i32), 1…9 the f64 hyper-parameters (see the header), in that order.
+  // Parameters: 0 len (i32), 1 mBase, 2 vBase (i32 byte addresses of the moments), 3…11 the f64
+  // hyper-parameters (see the header), in that order.
   const HYPERS = 9;
-  // Locals: 10 i (byte offset), 11 end (byte offset), 12…20 the hyper-parameters splatted, then g, m, v per lane pair.
-  const I = 10;
-  const END = 11;
-  const S = (k: number) => 12 + k; // splat of parameter 1 + k
+  const MB = 1;
+  const VB = 2;
+  const H0 = 3;
+  // Locals: 12 i (byte offset), 13 end (byte offset), 14…22 the hyper-parameters splatted, then g, m, v per lane pair.
+  const I = 12;
+  const END = 13;
+  const S = (k: number) => 14 + k; // splat of parameter H0 + k
   const [GS, B1, OMB1, B2, OMB2, DECAY, STEP, INVBC, EPS] = [0, 1, 2, 3, 4, 5, 6, 7, 8].map(S) as number[];
   /** Locals g, m, v of lane pair `u` (UNROLL pairs per iteration). */
-  const G = (u: number) => 12 + HYPERS + 3 * u;
-  const M = (u: number) => 13 + HYPERS + 3 * u;
-  const V = (u: number) => 14 + HYPERS + 3 * u;
+  const G = (u: number) => 14 + HYPERS + 3 * u;
+  const M = (u: number) => 15 + HYPERS + 3 * u;
+  const V = (u: number) => 16 + HYPERS + 3 * u;
+  /** The byte address base + i. */
+  const at = (base: number) => [...op.localGet(base), ...op.localGet(I), ...op.i32Add];
   const body: number[] = [];
-  for (let k = 0; k < HYPERS; k++) body.push(...op.localGet(1 + k), ...f64x2Splat, ...op.localSet(S(k)));
+  for (let k = 0; k < HYPERS; k++) body.push(...op.localGet(H0 + k), ...f64x2Splat, ...op.localSet(S(k)));
   body.push(...op.localGet(0), ...op.i32Const(2), ...op.i32Shl, ...op.localSet(END));
   body.push(...op.block, ...op.loop, ...op.localGet(I), ...op.localGet(END), ...op.i32GeU, ...op.brIf(1));
   const pairs = Array.from({ length: UNROLL }, (_, u) => u);
@@ -101,10 +108,10 @@ function kernelModule(): Uint8Array {
   each((u) => [...op.localGet(I), ...load64Zero(G_OFF + 8 * u), ...promote, ...op.localGet(GS!), ...fmul, ...demote, ...promote, ...op.localSet(G(u))]);
   // M = f32(β1·M + (1 − β1)·g)
   each((u) => [
-    ...op.localGet(I),
+    ...at(MB),
     ...op.localGet(B1!),
-    ...op.localGet(I),
-    ...load64Zero(M_OFF + 8 * u),
+    ...at(MB),
+    ...load64Zero(8 * u),
     ...promote,
     ...fmul,
     ...op.localGet(OMB1!),
@@ -113,14 +120,14 @@ function kernelModule(): Uint8Array {
     ...fadd,
     ...demote,
     ...op.localTee(M(u)),
-    ...store64Lane0(M_OFF + 8 * u),
+    ...store64Lane0(8 * u),
   ]);
   // V = f32(β2·V + ((1 − β2)·g)·g)
   each((u) => [
-    ...op.localGet(I),
+    ...at(VB),
     ...op.localGet(B2!),
-    ...op.localGet(I),
-    ...load64Zero(V_OFF + 8 * u),
+    ...at(VB),
+    ...load64Zero(8 * u),
     ...promote,
     ...fmul,
     ...op.localGet(OMB2!),
@@ -131,7 +138,7 @@ function kernelModule(): Uint8Array {
     ...fadd,
     ...demote,
     ...op.localTee(V(u)),
-    ...store64Lane0(V_OFF + 8 * u),
+    ...store64Lane0(8 * u),
   ]);
   // W = f32(W·decay − (stepSize·M) / (√V · invBc2Sqrt + eps))
   each((u) => [
@@ -175,8 +182,8 @@ function kernelModule(): Uint8Array {
   const funcBody = [...locals, ...body];
   const bytes = [
     ...[0x00, 0x61, 0x73, 0x6d, 0x01, 0x00, 0x00, 0x00],
-    // type: (i32, f64 × 9) → ()
-    ...section(1, vec([[0x60, ...vec([[T.i32], ...Array.from({ length: HYPERS }, () => [T.f64])]), ...vec([])]])),
+    // type: (i32 × 3, f64 × 9) → ()
+    ...section(1, vec([[0x60, ...vec([[T.i32], [T.i32], [T.i32], ...Array.from({ length: HYPERS }, () => [T.f64])]), ...vec([])]])),
     // import env.memory (min pages)
     ...section(2, vec([[...name('env'), ...name('memory'), 0x02, 0x00, ...uleb(MEMORY_PAGES)]])),
     ...section(3, vec([uleb(0)])),
@@ -184,26 +191,6 @@ function kernelModule(): Uint8Array {
     ...section(10, vec([[...uleb(funcBody.length), ...funcBody]])),
   ];
   return Uint8Array.from(bytes);
-}
-
-/** The kernel and its four chunk arrays, or null where WebAssembly SIMD is unavailable. */
-export interface AdamWKernel {
-  w: Float32Array;
-  g: Float32Array;
-  m: Float32Array;
-  v: Float32Array;
-  update(
-    len: number,
-    gradScale: number,
-    beta1: number,
-    oneMinusBeta1: number,
-    beta2: number,
-    oneMinusBeta2: number,
-    decay: number,
-    stepSize: number,
-    invBc2Sqrt: number,
-    eps: number,
-  ): void;
 }
 
 /** The part of the WebAssembly JS API used here (the project's lib settings declare no WebAssembly values). */
@@ -214,29 +201,109 @@ interface WasmApi {
   Instance: new (module: object, imports: object) => { exports: Record<string, unknown> };
 }
 
-let cached: AdamWKernel | null | undefined;
+type UpdateFn = (
+  len: number,
+  mBase: number,
+  vBase: number,
+  gradScale: number,
+  beta1: number,
+  oneMinusBeta1: number,
+  beta2: number,
+  oneMinusBeta2: number,
+  decay: number,
+  stepSize: number,
+  invBc2Sqrt: number,
+  eps: number,
+) => void;
 
-/** The process's kernel instance (created on first use); null without WebAssembly SIMD. */
-export function adamWKernel(): AdamWKernel | null {
-  if (cached !== undefined) return cached;
-  cached = null;
+let compiled: { wasm: WasmApi; module: object } | null | undefined;
+
+function compiledKernel(): { wasm: WasmApi; module: object } | null {
+  if (compiled !== undefined) return compiled;
+  compiled = null;
   try {
     const wasm = (globalThis as { WebAssembly?: WasmApi }).WebAssembly;
     const bytes = kernelModule();
-    if (!wasm?.validate(bytes)) return null;
-    const memory = new wasm.Memory({ initial: MEMORY_PAGES, maximum: MEMORY_PAGES });
-    const instance = new wasm.Instance(new wasm.Module(bytes), { env: { memory } });
-    const buf = memory.buffer;
-    cached = {
-      w: new Float32Array(buf, W_OFF, CHUNK),
-      g: new Float32Array(buf, G_OFF, CHUNK),
-      m: new Float32Array(buf, M_OFF, CHUNK),
-      v: new Float32Array(buf, V_OFF, CHUNK),
-      update: instance.exports['update'] as AdamWKernel['update'],
-    };
+    if (wasm?.validate(bytes)) compiled = { wasm, module: new wasm.Module(bytes) };
   } catch {
-    cached = null;
+    compiled = null;
   }
-  return cached;
+  return compiled;
 }
 
+/** Largest memory an instance takes (moments included); bigger optimizer states keep plain arrays. */
+const MAX_MEMORY_BYTES = 2 ** 31;
+
+/** Bytes an `alloc` of n floats takes (cache-line aligned). */
+const aligned = (n: number) => Math.ceil((n * 4) / 64) * 64;
+
+/**
+ * An instance of the kernel over its own memory: four chunk arrays (w, g, m, v: the scratch the caller copies
+ * chunks through) and, after them, room for moment arrays handed out by `alloc` — moments that live there are
+ * updated in place (no copies).
+ */
+export class AdamWKernel {
+  readonly w: Float32Array;
+  readonly g: Float32Array;
+  readonly m: Float32Array;
+  readonly v: Float32Array;
+  /**
+   * Updates `len` elements (a multiple of 2·UNROLL): parameters and gradients from the w/g chunk arrays, the
+   * moments at byte addresses mBase, vBase of this memory (the m/v chunk arrays: chunkMoments; or an `alloc`ed array).
+   */
+  readonly update: UpdateFn;
+  private readonly buffer: ArrayBuffer;
+  private next = MEMORY_PAGES * 65536;
+
+  /**
+   * A kernel with room to `alloc` arrays of the given lengths, or null (no WebAssembly SIMD, too big, or the
+   * memory could not be reserved).
+   */
+  static create(lengths: number[] = []): AdamWKernel | null {
+    const c = compiledKernel();
+    const bytes = lengths.reduce((s, n) => s + aligned(n), MEMORY_PAGES * 65536);
+    if (!c || bytes > MAX_MEMORY_BYTES) return null;
+    const pages = Math.ceil(bytes / 65536);
+    try {
+      const memory = new c.wasm.Memory({ initial: pages, maximum: pages });
+      const instance = new c.wasm.Instance(c.module, { env: { memory } });
+      return new AdamWKernel(memory.buffer, instance.exports['update'] as UpdateFn);
+    } catch {
+      return null; // e.g. the memory could not be reserved
+    }
+  }
+
+  private constructor(buffer: ArrayBuffer, fn: UpdateFn) {
+    // The memory never grows (maximum = initial), so these views stay attached.
+    this.buffer = buffer;
+    this.update = fn;
+    this.w = new Float32Array(buffer, W_OFF, CHUNK);
+    this.g = new Float32Array(buffer, G_OFF, CHUNK);
+    this.m = new Float32Array(buffer, M_OFF, CHUNK);
+    this.v = new Float32Array(buffer, V_OFF, CHUNK);
+  }
+
+  /** A zeroed float32 array of length n in this kernel's memory. */
+  alloc(n: number): Float32Array {
+    if (this.next + n * 4 > this.buffer.byteLength) throw new Error(`AdamW kernel: no room for ${n} more floats`);
+    const a = new Float32Array(this.buffer, this.next, n);
+    this.next += aligned(n);
+    return a;
+  }
+
+  /** Whether `a` lives in this kernel's memory. */
+  holds(a: Float32Array): boolean {
+    return a.buffer === this.buffer;
+  }
+
+  /** Byte addresses of the m and v chunk arrays (the `update` bases when moments are copied through them). */
+  static readonly chunkMoments = { m: M_OFF, v: V_OFF } as const;
+}
+
+let shared: AdamWKernel | null | undefined;
+
+/** The process's scratch-only kernel (moments copied through its chunks); null without WebAssembly SIMD. */
+export function adamWKernel(): AdamWKernel | null {
+  if (shared === undefined) shared = AdamWKernel.create();
+  return shared;
+}

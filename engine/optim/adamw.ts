@@ -8,7 +8,7 @@
 // rounding absorbs but for ties ~2⁻²⁹ of the time): divisions bound the loop, and this one is per step, not per element.
 // The elements go through a WebAssembly SIMD kernel (adamw-simd.ts) computing the scalar loop's bits, two at a time.
 
-import { CHUNK, UNROLL, adamWKernel } from './adamw-simd';
+import { AdamWKernel, CHUNK, UNROLL, adamWKernel } from './adamw-simd';
 
 export interface AdamWHyper {
   beta1: number;
@@ -22,16 +22,39 @@ export interface AdamWState {
   step: number;
   m: Map<string, Float32Array>;
   v: Map<string, Float32Array>;
+  /** The kernel whose memory holds the moments (updated in place there); absent: moments are copied through. */
+  kernel?: AdamWKernel;
 }
 
+/** Zero moments for every parameter, allocated in a SIMD kernel's memory where possible. */
 export function createAdamWState(params: Map<string, { data: Float32Array }>): AdamWState {
+  const lengths = [...params.values()].map((p) => p.data.length);
+  const kernel = AdamWKernel.create([...lengths, ...lengths]);
   const m = new Map<string, Float32Array>();
   const v = new Map<string, Float32Array>();
   for (const [name, p] of params) {
-    m.set(name, new Float32Array(p.data.length));
-    v.set(name, new Float32Array(p.data.length));
+    m.set(name, kernel ? kernel.alloc(p.data.length) : new Float32Array(p.data.length));
+    v.set(name, kernel ? kernel.alloc(p.data.length) : new Float32Array(p.data.length));
   }
-  return { step: 0, m, v };
+  return kernel ? { step: 0, m, v, kernel } : { step: 0, m, v };
+}
+
+/** A state from saved moments (a checkpoint): copied into a kernel's memory where possible, else used as they are. */
+export function restoreAdamWState(step: number, m: Map<string, Float32Array>, v: Map<string, Float32Array>): AdamWState {
+  const names = [...m.keys()];
+  const kernel = AdamWKernel.create([...names.map((n) => m.get(n)!.length), ...names.map((n) => v.get(n)?.length ?? 0)]);
+  if (!kernel) return { step, m, v };
+  const copy = (src: Float32Array) => {
+    const a = kernel.alloc(src.length);
+    a.set(src);
+    return a;
+  };
+  return {
+    step,
+    m: new Map(names.map((n) => [n, copy(m.get(n)!)])),
+    v: new Map([...v].map(([n, x]) => [n, copy(x)])),
+    kernel,
+  };
 }
 
 /**
@@ -68,7 +91,7 @@ export function adamWStep(
     const v = state.v.get(name);
     if (!m || !v) throw new Error(`AdamW: no optimizer state for parameter "${name}"`);
     if (g.length !== p.data.length) throw new Error(`AdamW: gradient of "${name}" has ${g.length} values, parameter has ${p.data.length}`);
-    updateTensor(p.data, g, m, v, u);
+    updateTensor(p.data, g, m, v, u, state.kernel);
   }
 }
 
@@ -86,10 +109,14 @@ export interface ElementUpdate {
   invBc2Sqrt: number;
 }
 
-/** One parameter tensor: the SIMD kernel (adamw-simd.ts) over whole chunks, the scalar loop for the rest. */
-function updateTensor(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, u: ElementUpdate): void {
+/**
+ * One parameter tensor: the SIMD kernel (adamw-simd.ts) over whole chunks — on the moments in place when they
+ * live in `own`'s memory, else copied through the shared kernel's chunks — and the scalar loop for the rest.
+ */
+function updateTensor(w: Float32Array, g: Float32Array, m: Float32Array, v: Float32Array, u: ElementUpdate, own?: AdamWKernel): void {
   const n = w.length;
-  const k = adamWKernel();
+  const inPlace = own && own.holds(m) && own.holds(v) ? own : null;
+  const k = inPlace ?? adamWKernel();
   let done = 0;
   if (k) {
     const oneMinusBeta1 = 1 - u.beta1;
@@ -100,12 +127,18 @@ function updateTensor(w: Float32Array, g: Float32Array, m: Float32Array, v: Floa
       const end = o + len;
       k.w.set(w.subarray(o, end));
       k.g.set(g.subarray(o, end));
-      k.m.set(m.subarray(o, end));
-      k.v.set(v.subarray(o, end));
-      k.update(len, u.gradScale, u.beta1, oneMinusBeta1, u.beta2, oneMinusBeta2, u.decay, u.stepSize, u.invBc2Sqrt, u.eps);
+      if (!inPlace) {
+        k.m.set(m.subarray(o, end));
+        k.v.set(v.subarray(o, end));
+      }
+      const mBase = inPlace ? m.byteOffset + 4 * o : AdamWKernel.chunkMoments.m;
+      const vBase = inPlace ? v.byteOffset + 4 * o : AdamWKernel.chunkMoments.v;
+      k.update(len, mBase, vBase, u.gradScale, u.beta1, oneMinusBeta1, u.beta2, oneMinusBeta2, u.decay, u.stepSize, u.invBc2Sqrt, u.eps);
       w.set(len === CHUNK ? k.w : k.w.subarray(0, len), o);
-      m.set(len === CHUNK ? k.m : k.m.subarray(0, len), o);
-      v.set(len === CHUNK ? k.v : k.v.subarray(0, len), o);
+      if (!inPlace) {
+        m.set(len === CHUNK ? k.m : k.m.subarray(0, len), o);
+        v.set(len === CHUNK ? k.v : k.v.subarray(0, len), o);
+      }
       done = end;
     }
   }

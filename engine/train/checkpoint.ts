@@ -10,7 +10,7 @@ import { type HfModel, type Weights, loadHfModel, saveHfModel } from '../hf/chec
 import type { LlamaConfig } from '../hf/config';
 import { EngineInputError } from '../hf/errors';
 import { type Tensor, readSafetensors, writeSafetensors } from '../hf/safetensors';
-import type { AdamWState } from '../optim/adamw';
+import { type AdamWState, restoreAdamWState } from '../optim/adamw';
 
 export const TRAIN_STATE_FORMAT = 'durable-rlhf/train-state@1';
 
@@ -99,7 +99,7 @@ export function readTrainCheckpoint(path: string): LoadedCheckpoint {
   if (!Number.isInteger(step) || step < 0) throw new EngineInputError(`${optFile}: missing or invalid "step" metadata`);
   const extraFile = join(path, 'extra.safetensors');
   const extra = existsSync(extraFile) ? readSafetensors(extraFile).tensors : null;
-  return { model, optimizer: { step, m, v }, state, extra };
+  return { model, optimizer: restoreAdamWState(step, m, v), state, extra };
 }
 
 /** Remove all but the newest `keep` complete step folders (and any stale tmp folders) under `dir`. */
