@@ -182,7 +182,7 @@ describe('activities (real engine, test S3)', () => {
       run,
       baseModel: base,
       data: layout.sftData(run),
-      hyper: { ...RECIPE_DEFAULTS.sft, epochs: 50, batchSize: 1 },
+      hyper: { ...RECIPE_DEFAULTS.sft, epochs: 500, batchSize: 1 },
       seed: 1,
       checkpoint: { everySteps: 1000, everySeconds: 3600 },
       engine: ENGINE,
@@ -192,8 +192,9 @@ describe('activities (real engine, test S3)', () => {
   it('training honours cancellation (CancelledFailure), committing nothing', async () => {
     const { run, base } = await setupRun();
     const env = new MockActivityEnvironment();
+    // Cancelled once training is under way (its first step heartbeat), however fast the steps are.
+    env.once('heartbeat', () => env.cancel());
     const pending = startLongSft(env, run, base);
-    setTimeout(() => env.cancel(), 1500);
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(CancelledFailure);
     expect(await store.isCommitted(layout.model(run, 'sft'))).toBe(false);
@@ -213,8 +214,8 @@ describe('activities (real engine, test S3)', () => {
   it('a worker shutdown fails the attempt retryably (another worker resumes), unlike a requested cancellation', async () => {
     const { run, base } = await setupRun();
     const env = new MockActivityEnvironment();
+    env.once('heartbeat', () => env.cancel('WORKER_SHUTDOWN'));
     const pending = startLongSft(env, run, base);
-    setTimeout(() => env.cancel('WORKER_SHUTDOWN'), 1500);
     const err = await pending.catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ApplicationFailure);
     expect((err as ApplicationFailure).type).toBe('ActivityInterrupted');
