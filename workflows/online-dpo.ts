@@ -273,11 +273,11 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
       if (outcome === null) {
         scope.cancel();
         const late = await childResult.then((r) => ({ r }), (error: unknown) => ({ error }));
-        await ctl.setChild(null);
-        running = null;
         throwIfEvaluationFailed();
         if ('error' in late) {
           if (!isCancellation(late.error)) throw late.error;
+          await ctl.setChild(null);
+          running = null;
           stoppedEarly = true;
           break;
         }
