@@ -177,24 +177,10 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
       state.sftEval = baseline.prefix;
       await ctl.report({
         ...(beside ? {} : { stage: 'online-dpo' as const }),
-        metrics: {
-          iteration: 0,
-          policy: sftModel,
-          meanReward: baseline.meanReward,
-          winRateVsSft: baseline.winRateVsSft,
-          meanResponseLength: baseline.meanResponseLength,
-          kl: baseline.kl,
-          gold: baseline.gold,
-          prompts: baseline.prompts,
-          pairs: 0,
-          prompts_used: 0,
-          overlongPrompts: 0,
-          droppedPrompts: 0,
-          trainLoss: null,
-          beta: null,
-          learningRate: null,
-          k: null,
-        },
+        metrics: iterationMetrics(
+          { iteration: 0, policy: sftModel, pairs: 0, prompts_used: 0, overlongPrompts: 0, droppedPrompts: 0, trainLoss: null, beta: null, learningRate: null, k: null },
+          baseline,
+        ),
       });
       if (!beside) ctl.setStage('online-dpo');
     };
@@ -268,11 +254,11 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
       const interrupted = condition(
         () => settled || failure() !== null || (ctl.stopAfterIteration !== null && ctl.stopAfterIteration < t && evaluations.has(t - 1)),
       );
-      const outcome = await Promise.race([childResult.then((r) => ({ r }), (error: unknown) => ({ error })), interrupted.then(() => null)]);
+      const outcome = await Promise.race([settledOf(childResult), interrupted.then(() => null)]);
       settled = true;
       if (outcome === null) {
         scope.cancel();
-        const late = await childResult.then((r) => ({ r }), (error: unknown) => ({ error }));
+        const late = await settledOf(childResult);
         throwIfEvaluationFailed();
         if ('error' in late) {
           if (!isCancellation(late.error)) throw late.error;
@@ -359,4 +345,12 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
     stoppedEarly,
     continuedAsNew: state.continuedAsNew,
   };
+}
+
+/** A promise's outcome as a value: { r } when it resolved, { error } when it rejected. */
+function settledOf<T>(p: Promise<T>): Promise<{ r: T } | { error: unknown }> {
+  return p.then(
+    (r) => ({ r }),
+    (error: unknown) => ({ error }),
+  );
 }
