@@ -110,7 +110,8 @@ describe('SIGTERM during training (worker processes)', () => {
       recipe: {
         data: { sftExamples: 32, preferencePairs: 8, evalPrompts: 4 },
         evaluation: { prompts: 4 },
-        sft: { epochs: 8, batchSize: 1 },
+        // Long enough that the 3 s drain cannot finish it (~60 steps/s here): 1024 steps.
+        sft: { epochs: 32, batchSize: 1 },
         execution: {
           taskQueues: queues,
           checkpointEverySteps: 4,
@@ -152,7 +153,7 @@ describe('SIGTERM during training (worker processes)', () => {
     ])) as SupervisedFineTuneResult;
     expect(result.resumedFromStep).toBe(resumeStep);
     expect(result.resumedFromStep).toBeGreaterThan(0);
-    expect(result.steps).toBe(8 * 32); // epochs × rows / batch size: the whole schedule, not a restart
+    expect(result.steps).toBe(32 * 32); // epochs × rows / batch size: the whole schedule, not a restart
     expect(await store.isCommitted(layout.model(run, 'sft'))).toBe(true);
     console.log(
       `SIGTERM at checkpoint step ${before}: train-a exited ${exit?.code} after ${exitSeconds.toFixed(1)}s (grace ${SHUTDOWN_GRACE_S}s); ` +
