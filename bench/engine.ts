@@ -2,16 +2,22 @@
 // (8 pairs × 128 tokens) for a small Llama with the byte vocabulary, plus peak RSS; the same workloads in
 // PyTorch + transformers (bench/engine_torch.py) where a Python with torch is available, and the ratios.
 //
-//   npx tsx bench/engine.ts [--threads 1] [--new-tokens 128] [--no-torch] [--only b1,b16,dpo] [--json out.json]
+//   npx tsx bench/engine.ts [--threads 1] [--new-tokens 128] [--no-torch] [--only b1,b16,dpo] [--dpo-pairs 9] [--json out.json]
 //
 // --only (BENCH_ONLY for `npm run bench -- engine`) runs a subset on both sides, to iterate on one figure.
 //
+// This machine's single-core speed drifts in phases of seconds (a 1024³ MKL product: 93–151 GFLOP/s within a
+// minute), so figures taken one after the other compare phases, not programs. With PyTorch present the DPO steps
+// are interleaved: a PyTorch process keeps its model loaded and runs one step per request, alternating with the
+// engine's steps in ABBA order; the ratio is the median over those pairs of engine/torch (--dpo-pairs, BENCH_DPO_PAIRS).
+//
 // Goals (reported, not asserted): generation ≥ 1.5× HF generate; DPO step ≤ 0.8× PyTorch eager.
 
-import { spawnSync } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcessWithoutNullStreams } from 'node:child_process';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { engine } from '../engine/index';
 import type { BenchContext } from './run';
@@ -33,6 +39,8 @@ export interface EngineBenchOptions {
   log?: (line: string) => void;
   /** Subset of 'b1', 'b16', 'dpo' (default: all). */
   only?: string[];
+  /** Interleaved engine/torch DPO step pairs after the warm-up (default 9). */
+  dpoPairs?: number;
 }
 
 const PARTS = ['b1', 'b16', 'dpo'] as const;
@@ -163,14 +171,21 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
     }
     result['generation'] = generation;
     if (only.has('dpo')) {
-      const dpo = await dpoStep(dir, threads, log);
-      result['dpo'] = dpo;
-      const t = torchPart(['--batches', '', '--dpo-warmup', String(DPO_WARMUP_STEPS), '--dpo-repeats', String(DPO_TIMED_STEPS)]);
-      if (t?.dpo) {
-        Object.assign(torch, { torch: t.torch, threads: t.threads });
-        torch.dpo = t.dpo;
-        ratios['dpo_step_time_vs_torch'] = dpo.step_seconds / t.dpo.step_seconds;
-        log(`torch DPO step: ${t.dpo.step_seconds.toFixed(2)} s; engine/torch ${ratios['dpo_step_time_vs_torch']!.toFixed(2)}`);
+      const server = py ? await TorchDpoServer.start(py, dir, threads, log) : null;
+      try {
+        const dpo = await dpoStep(dir, threads, log, server, o.dpoPairs ?? 9);
+        result['dpo'] = dpo.engine;
+        if (dpo.torch && dpo.pairs) {
+          Object.assign(torch, { torch: server?.version, threads });
+          torch.dpo = dpo.torch;
+          ratios['dpo_step_time_vs_torch'] = dpo.pairs.median;
+          result['dpo_pairs'] = dpo.pairs;
+          log(
+            `torch DPO step: ${dpo.torch.step_seconds.toFixed(2)} s; engine/torch ${dpo.pairs.median.toFixed(3)} (median of ${dpo.pairs.ratios.length} interleaved pairs; quartiles ${dpo.pairs.q1.toFixed(3)}–${dpo.pairs.q3.toFixed(3)})`,
+          );
+        }
+      } finally {
+        await server?.close();
       }
     }
     result['peak_rss_mb'] = Math.round(process.resourceUsage().maxRSS / 1024);
@@ -193,16 +208,87 @@ interface TorchResult {
   dpo?: { step_seconds: number } & Record<string, unknown>;
 }
 
-/** DPO steps before timing (the first one includes the session build), then timed steps (median reported). */
+/** DPO steps before timing on each side (the first one includes the session build). */
 const DPO_WARMUP_STEPS = 3;
+/** Timed engine steps when no PyTorch is there to interleave with (median reported). */
 const DPO_TIMED_STEPS = 5;
+
+/** A PyTorch process (bench/engine_torch.py --serve-dpo) with the same DPO step loaded, one timed step per request. */
+class TorchDpoServer {
+  private readonly lines: AsyncIterator<string>;
+  private constructor(
+    private readonly child: ChildProcessWithoutNullStreams,
+    readonly version: string,
+    private readonly stderr: () => string,
+  ) {
+    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+  }
+
+  static async start(py: string, dir: string, threads: number, log: (l: string) => void): Promise<TorchDpoServer | null> {
+    const version = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim();
+    const child = spawn(py, [join(ROOT, 'bench/engine_torch.py'), '--model-dir', dir, '--threads', String(threads), '--serve-dpo'], { stdio: 'pipe' });
+    let err = '';
+    child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
+    const server = new TorchDpoServer(child, version, () => err);
+    try {
+      const ready = await server.reply();
+      if (ready['ready'] !== true) throw new Error(`unexpected first line ${JSON.stringify(ready)}`);
+      return server;
+    } catch (e) {
+      log(`torch baseline failed: ${(e as Error).message}`);
+      await server.close();
+      return null;
+    }
+  }
+
+  private async reply(): Promise<Record<string, unknown>> {
+    const next = await this.lines.next();
+    if (next.done) throw new Error(`the PyTorch process ended: ${this.stderr().slice(-2000)}`);
+    return JSON.parse(next.value) as Record<string, unknown>;
+  }
+
+  /** One DPO step in PyTorch; its own perf_counter time in seconds. */
+  async step(): Promise<number> {
+    this.child.stdin.write('step\n');
+    const r = await this.reply();
+    if (typeof r['seconds'] !== 'number') throw new Error(`torch step: ${JSON.stringify(r)}`);
+    return r['seconds'];
+  }
+
+  async close(): Promise<void> {
+    if (this.child.exitCode !== null || this.child.signalCode !== null) return;
+    const exited = new Promise((resolve) => this.child.once('exit', resolve));
+    this.child.stdin.end('quit\n');
+    await exited;
+  }
+}
+
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const quantile = (xs: number[], q: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  const i = (s.length - 1) * q;
+  const lo = Math.floor(i);
+  return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (i - lo);
+};
+
+interface DpoStepResult {
+  engine: { step_seconds: number } & Record<string, unknown>;
+  torch?: { step_seconds: number; step_seconds_min: number; interleaved: true };
+  /** engine/torch of each interleaved pair, their median and quartiles. */
+  pairs?: { ratios: number[]; median: number; q1: number; q3: number; order: 'ABBA' };
+}
 
 /**
  * One DPO optimizer step as the trainer takes it (engine/train): policy forward + backward of 8 pairs whose
  * chosen and rejected sequences are 128 tokens (32 prompt + 96 response), reference log-probs precomputed (as
  * trainDpo does once per run), gradient clipping, AdamW. Runs on this thread (no worker) to time the step itself.
+ * With a PyTorch server, `pairs` engine and PyTorch steps alternate (ABBA) after both sides warmed up.
  */
-async function dpoStep(dir: string, threads: number, log: (l: string) => void): Promise<{ step_seconds: number } & Record<string, unknown>> {
+async function dpoStep(dir: string, threads: number, log: (l: string) => void, server: TorchDpoServer | null, pairs: number): Promise<DpoStepResult> {
   const model = loadHfModel(dir);
   const tok = loadTokenizer(dir);
   const text = (i: number, len: number) => Array.from({ length: len }, (_, k) => String.fromCharCode(97 + ((i * 7 + k * 3) % 26))).join('');
@@ -219,6 +305,11 @@ async function dpoStep(dir: string, threads: number, log: (l: string) => void): 
     adamWStep(model.weights, r.grads, state, 5e-7, { beta1: 0.9, beta2: 0.999, eps: 1e-8, weightDecay: 0 }, clipCoefficient(norm, 1.0));
     return r.loss;
   };
+  const timedEngine = async (): Promise<number> => {
+    const t = performance.now();
+    await step();
+    return (performance.now() - t) / 1000;
+  };
   try {
     const t0 = performance.now();
     await step(); // session creation + first run
@@ -226,23 +317,44 @@ async function dpoStep(dir: string, threads: number, log: (l: string) => void): 
     // ORT's memory arena and allocation plan settle over the first runs: time the steady state, as the torch
     // side does (the same DPO_WARMUP_STEPS warm-up steps there).
     for (let k = 1; k < DPO_WARMUP_STEPS; k++) await step();
-    const times: number[] = [];
-    for (let k = 0; k < DPO_TIMED_STEPS; k++) {
-      const t = performance.now();
-      await step();
-      times.push((performance.now() - t) / 1000);
+    const engineTimes: number[] = [];
+    const torchTimes: number[] = [];
+    const ratios: number[] = [];
+    if (server) {
+      for (let k = 0; k < DPO_WARMUP_STEPS; k++) await server.step();
+      for (let k = 0; k < pairs; k++) {
+        // ABBA: a drift within a pair favours each side equally often.
+        let e: number;
+        let t: number;
+        if (k % 2 === 0) {
+          e = await timedEngine();
+          t = await server.step();
+        } else {
+          t = await server.step();
+          e = await timedEngine();
+        }
+        engineTimes.push(e);
+        torchTimes.push(t);
+        ratios.push(e / t);
+      }
+    } else {
+      for (let k = 0; k < DPO_TIMED_STEPS; k++) engineTimes.push(await timedEngine());
     }
-    times.sort((a, b) => a - b);
-    const res = {
+    const engine = {
       pairs: 8,
       seq: [...lengths],
       warmup_steps: DPO_WARMUP_STEPS,
-      step_seconds: times[Math.floor(times.length / 2)]!,
-      step_seconds_min: times[0]!,
+      step_seconds: median(engineTimes),
+      step_seconds_min: Math.min(...engineTimes),
       first_step_seconds: first,
     };
-    log(`engine DPO step (8 pairs × 128 tokens): ${res.step_seconds.toFixed(2)} s (first, incl. session build: ${first.toFixed(2)} s)`);
-    return res;
+    log(`engine DPO step (8 pairs × 128 tokens): ${engine.step_seconds.toFixed(2)} s (first, incl. session build: ${first.toFixed(2)} s)`);
+    if (!server) return { engine };
+    return {
+      engine,
+      torch: { step_seconds: median(torchTimes), step_seconds_min: Math.min(...torchTimes), interleaved: true },
+      pairs: { ratios: ratios.map((r) => Math.round(r * 1000) / 1000), median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75), order: 'ABBA' },
+    };
   } finally {
     await objective.release();
   }
@@ -256,6 +368,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     torch: process.env.BENCH_TORCH !== '0',
     log: ctx.log,
     only: parseOnly(process.env.BENCH_ONLY),
+    dpoPairs: Number(process.env.BENCH_DPO_PAIRS ?? 9),
   });
   return rest;
 }
@@ -271,6 +384,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     newTokens: Number(arg('--new-tokens') ?? 128),
     torch: !process.argv.includes('--no-torch'),
     only: parseOnly(arg('--only')),
+    dpoPairs: Number(arg('--dpo-pairs') ?? 9),
   });
   const json = JSON.stringify(out, null, 2);
   const file = arg('--json');

@@ -8,10 +8,15 @@
 
 Prints one JSON object. Usage:
   scripts/parity/.venv/bin/python bench/engine_torch.py --model-dir DIR [--threads 1] [--new-tokens 128] [--batches 1,16] [--skip-dpo]
+
+  --serve-dpo: set up the DPO step, print {"ready": true}, then run one step per line "step" read from stdin
+  and print {"seconds": ...} (its own perf_counter time) until "quit" or EOF. bench/engine.ts alternates these
+  steps with the engine's, so that both sides are timed under the same machine conditions.
 """
 
 import argparse
 import json
+import sys
 import time
 
 import torch
@@ -52,10 +57,10 @@ def seq_logps(model, ids, mask, prompt_len):
     return (lp * resp).sum(-1)
 
 
-def dpo_bench(model_dir, batch, seq, repeats, warmup):
+def dpo_setup(model_dir, batch, seq):
     """Reference log-probs precomputed (as the engine's trainDpo does once per run); the step is policy
-    forward + backward, grad-norm clipping (1.0) and AdamW. `with_ref_forward` adds the reference forward
-    under no_grad inside the step (TRL's default without precompute_ref_log_probs)."""
+    forward + backward, grad-norm clipping (1.0) and AdamW. `with_ref` adds the reference forward under
+    no_grad inside the step (TRL's default without precompute_ref_log_probs). Returns step(with_ref)."""
     policy = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32)
     ref = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
     policy.train()
@@ -82,6 +87,29 @@ def dpo_bench(model_dir, batch, seq, repeats, warmup):
         torch.nn.utils.clip_grad_norm_(policy.parameters(), 1.0)
         opt.step()
         return loss.item()
+
+    return step
+
+
+def dpo_serve(model_dir, batch, seq):
+    """One timed DPO step per "step" line on stdin (see the module doc)."""
+    step = dpo_setup(model_dir, batch, seq)
+    print(json.dumps({"ready": True}), flush=True)
+    for line in sys.stdin:
+        cmd = line.strip()
+        if cmd == "quit":
+            break
+        if cmd != "step":
+            print(json.dumps({"error": f"unknown command {cmd!r}"}), flush=True)
+            continue
+        t0 = time.perf_counter()
+        loss = step(False)
+        print(json.dumps({"seconds": time.perf_counter() - t0, "loss": loss}), flush=True)
+
+
+def dpo_bench(model_dir, batch, seq, repeats, warmup):
+    """Warm-up steps, then `repeats` timed steps without and with the reference forward (see dpo_setup)."""
+    step = dpo_setup(model_dir, batch, seq)
 
     def timed(with_ref):
         for _ in range(warmup):
@@ -118,9 +146,13 @@ def main():
     ap.add_argument("--dpo-warmup", type=int, default=3, help="untimed DPO steps before timing")
     ap.add_argument("--dpo-repeats", type=int, default=5, help="timed DPO steps (median reported)")
     ap.add_argument("--skip-dpo", action="store_true")
+    ap.add_argument("--serve-dpo", action="store_true", help="serve timed DPO steps over stdin/stdout (see module doc)")
     ap.add_argument("--batches", default="1,16", help="generation batch sizes, comma-separated (empty: none)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    if a.serve_dpo:
+        dpo_serve(a.model_dir, a.dpo_batch, a.dpo_seq)
+        return
     model = LlamaForCausalLM.from_pretrained(a.model_dir, torch_dtype=torch.float32).eval()
     result = {
         "torch": torch.__version__,
