@@ -7,7 +7,7 @@ import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
 import { searchAttributeFlags } from '../shared/search-attributes';
 import { requireTool } from '../scripts/tools';
-import { SINGLE_PARTITION_FLAGS, SQLITE_PRAGMA_FLAGS } from '../scripts/stack';
+import { QUEUE_READER_FLAGS, SINGLE_PARTITION_FLAGS, SQLITE_PRAGMA_FLAGS } from '../scripts/stack';
 
 export interface ChaosTemporal {
   address: string;
@@ -48,6 +48,7 @@ export function chaosTemporal(dataDir: string, port: number, workflowTaskTimeout
             '--dynamic-config-value', `history.defaultWorkflowTaskTimeout="${workflowTaskTimeout}"`,
             // Its database is always new (and kept across its restarts): one partition, as scripts/stack.ts.
             ...SINGLE_PARTITION_FLAGS,
+            ...QUEUE_READER_FLAGS,
             ...searchAttributeFlags(),
             '--log-level', 'error',
           ],
