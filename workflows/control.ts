@@ -68,6 +68,9 @@ export class RunControl {
   private readonly queued: Array<Omit<ProgressReport, 'from'>> = [];
   /** `unsent` reports not yet carried to the root by a later one. */
   private held: Omit<ProgressReport, 'from'> | null = null;
+  /** Search attributes changed in this workflow task, upserted together (patch `search-attributes-coalesced`). */
+  private upserts: Map<string, SearchAttributeUpdatePair> | null = null;
+  private coalesceUpserts: boolean | null = null;
 
   constructor(
     private readonly init: ControlInit,
@@ -341,7 +344,25 @@ export class RunControl {
     add(RlhfBeta.name, v.beta, (x) => ({ key: RlhfBeta, value: x }));
     add(RlhfLearningRate.name, v.learningRate, (x) => ({ key: RlhfLearningRate, value: x }));
     add(RlhfBestReward.name, v.bestReward, (x) => ({ key: RlhfBestReward, value: x }));
-    if (pairs.length > 0) upsertSearchAttributes(pairs);
+    if (pairs.length === 0) return;
+    // Since patch search-attributes-coalesced the changes made while one workflow task runs go out as one command
+    // (install, the first status and the first stage were three upserts, each an event, a visibility update on
+    // the server and, on Temporal Cloud, an action): sent from a microtask, which runs before the task's commands
+    // are collected, after the commands issued before it (later changes of the same attribute win).
+    this.coalesceUpserts ??= patched('search-attributes-coalesced');
+    if (!this.coalesceUpserts) {
+      upsertSearchAttributes(pairs);
+      return;
+    }
+    if (this.upserts === null) {
+      this.upserts = new Map();
+      void Promise.resolve().then(() => {
+        const batch = [...(this.upserts?.values() ?? [])];
+        this.upserts = null;
+        if (batch.length > 0) upsertSearchAttributes(batch);
+      });
+    }
+    for (const p of pairs) this.upserts.set(p.key.name, p);
   }
 
   private async forward(send: (h: ChildWorkflowHandle<any>) => Promise<void>): Promise<void> {

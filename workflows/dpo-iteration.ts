@@ -1,12 +1,12 @@
 // One online DPO iteration t (recipe step 3): orchestration only — S3 keys and small metrics in and out.
 //   1. select the iteration's prompts (a disjoint seeded slice of the pool)            rlhf-control
 //   2. generate K responses per prompt with π_{t−1}, in shards, bounded window         rlhf-inference
-//   3. score every response with the reward model, same shards                          rlhf-inference
+//   3. score every response with the reward model, each shard once it is generated     rlhf-inference
 //   4. build preference pairs (selector, tie rule, margin, length penalty)             rlhf-control
 //   5. DPO on this iteration's pairs, policy initialised from π_{t−1}                  rlhf-train
 //   6. evaluate the iterate on held-out prompts (RM reward, win rate vs SFT, KL, gold) rlhf-inference
 // The iterate's checkpoint is published at runs/<run>/iter-NNNN/policy (committed by the training step).
-import { workflowInfo } from '@temporalio/workflow';
+import { patched, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef, BuiltPairs, Evaluation, GeneratedShard, PreparedData, ScoredShard, TrainedModel } from '../activities/types';
 import type { IterationMetrics } from '../shared/messages';
 import { iterationName } from '../shared/layout';
@@ -95,12 +95,9 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
   });
   const total = prompts.shards.length;
 
-  // 2. generation, in a bounded window of shards
-  await ctl.report({ iteration: t, step: 'generate', shards: { step: 'generate', done: 0, total } });
-  let done = 0;
-  const generated: GeneratedShard[] = await inWindows(prompts.shards, exec.inferenceWindow, async (s) => {
-    await ctl.gate();
-    const out = await inference(exec, `${it}: generate shard ${s.shard + 1}/${total} (K=${o.k})`).generateShard({
+  // 2–3. generation and scoring, in a bounded window of shards
+  const generateShard = (s: (typeof prompts.shards)[number]): Promise<GeneratedShard> =>
+    inference(exec, `${it}: generate shard ${s.shard + 1}/${total} (K=${o.k})`).generateShard({
       run,
       iteration: t,
       shard: s.shard,
@@ -117,17 +114,8 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
       seed: recipe.seed,
       engine,
     });
-    // The last shard's report is superseded by the 'score' report made in the same workflow task.
-    await ctl.report({ shards: { step: 'generate', done: ++done, total } }, { unsent: done === total });
-    return out;
-  });
-
-  // 3. scoring, same shards
-  await ctl.report({ step: 'score', shards: { step: 'score', done: 0, total } });
-  done = 0;
-  const scored: ScoredShard[] = await inWindows(generated, exec.inferenceWindow, async (g) => {
-    await ctl.gate();
-    const out = await inference(exec, `${it}: score shard ${g.shard + 1}/${total}`).scoreShard({
+  const scoreShard = (g: GeneratedShard): Promise<ScoredShard> =>
+    inference(exec, `${it}: score shard ${g.shard + 1}/${total}`).scoreShard({
       run,
       iteration: t,
       shard: g.shard,
@@ -137,10 +125,55 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
       k: o.k,
       engine,
     });
-    // The last shard's report is superseded by the 'build-pairs' report made in the same workflow task.
-    await ctl.report({ shards: { step: 'score', done: ++done, total } }, { unsent: done === total });
-    return out;
-  });
+  let generated: GeneratedShard[];
+  let scored: ScoredShard[];
+  await ctl.report({ iteration: t, step: 'generate', shards: { step: 'generate', done: 0, total } });
+  if (patched('score-shards-as-generated')) {
+    // Each shard is scored as soon as it is generated, in the same window slot: scoring needs only that shard's
+    // generations, so the scores of the first shards are queued while the last ones generate (on one inference
+    // worker the order stays generate 1…n, score 1…n, with no workflow-task round trip between the two phases;
+    // on several workers scoring overlaps generation). The status shows generation until every shard is
+    // generated, then scoring with the shards already scored.
+    let generatedCount = 0;
+    let scoredCount = 0;
+    const both = await inWindows(prompts.shards, exec.inferenceWindow, async (s) => {
+      await ctl.gate();
+      const g = await generateShard(s);
+      generatedCount++;
+      await ctl.report(
+        generatedCount < total
+          ? { shards: { step: 'generate', done: generatedCount, total } }
+          : { step: 'score', shards: { step: 'score', done: scoredCount, total } },
+      );
+      await ctl.gate();
+      const sc = await scoreShard(g);
+      scoredCount++;
+      // While shards still generate the status shows generation; the last score's report is superseded by the
+      // 'build-pairs' report made in the same workflow task.
+      if (generatedCount === total) await ctl.report({ shards: { step: 'score', done: scoredCount, total } }, { unsent: scoredCount === total });
+      return { g, sc };
+    });
+    generated = both.map((x) => x.g);
+    scored = both.map((x) => x.sc);
+  } else {
+    let done = 0;
+    generated = await inWindows(prompts.shards, exec.inferenceWindow, async (s) => {
+      await ctl.gate();
+      const out = await generateShard(s);
+      // The last shard's report is superseded by the 'score' report made in the same workflow task.
+      await ctl.report({ shards: { step: 'generate', done: ++done, total } }, { unsent: done === total });
+      return out;
+    });
+    await ctl.report({ step: 'score', shards: { step: 'score', done: 0, total } });
+    done = 0;
+    scored = await inWindows(generated, exec.inferenceWindow, async (g) => {
+      await ctl.gate();
+      const out = await scoreShard(g);
+      // The last shard's report is superseded by the 'build-pairs' report made in the same workflow task.
+      await ctl.report({ shards: { step: 'score', done: ++done, total } }, { unsent: done === total });
+      return out;
+    });
+  }
 
   // 4. pairs
   await ctl.report({ step: 'build-pairs', shards: null });

@@ -6,7 +6,7 @@
 // Children: `${id}/sft` (supervisedFineTune), `${id}/reward-model` (trainRewardModel), `${id}/online`
 // (onlineDpo), whose iterations are `${id}/iter-0001`, ... (dpoIteration).
 import { allHandlersFinished, condition, isCancellation, patched, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
-import type { ArtifactRef } from '../activities/types';
+import type { ArtifactRef, ControlActivities } from '../activities/types';
 import type { IterationMetrics } from '../shared/messages';
 import { applyNextIterationOptions, promptPoolSize, type NextIterationOptions, type RecipeInput, type RecipeOptions } from '../shared/recipe';
 import { control, shortControl, train } from './activities';
@@ -75,7 +75,17 @@ async function pipeline(runInput: string | undefined, recipeInput: RecipeInput, 
   ctl.setStage('prepare-data');
   const config = await shortControl(exec, `record the configuration of ${run}`).recordRunConfig({ run, workflowId: id, options: recipe });
   await ctl.gate();
-  const data = await control(exec, `prepare data for ${run}`).prepareData({ run, seed: recipe.seed, data: recipe.data, poolSize: promptPoolSize(recipe), shardSize: exec.shardSize });
+  const prepareData = (): ReturnType<ControlActivities['prepareData']> =>
+    control(exec, `prepare data for ${run}`).prepareData({ run, seed: recipe.seed, data: recipe.data, poolSize: promptPoolSize(recipe), shardSize: exec.shardSize });
+  const initBaseModel = (): Promise<ArtifactRef> => train(exec, `initialise demo base model for ${run}`).initBaseModel({ run, seed: recipe.seed, demo: recipe.models.demo });
+  const needsBase = !recipe.models.sft && !recipe.models.base;
+  // Since patch prepare-data-beside-base-model the demo base model is initialised while the data is prepared
+  // (neither reads the other; they run on different queues): a pause sent meanwhile holds the step after both.
+  const beside = needsBase && patched('prepare-data-beside-base-model');
+  const baseBeside = beside ? initBaseModel() : null;
+  // A failure of either fails the run; the other one's result is then not waited for.
+  baseBeside?.catch(() => undefined);
+  const data = await prepareData();
 
   const skipped: RlhfPipelineResult['skipped'] = [];
   // 2. base model + SFT (skipped when models.sft is given)
@@ -85,10 +95,13 @@ async function pipeline(runInput: string | undefined, recipeInput: RecipeInput, 
     sft = recipe.models.sft;
     skipped.push('base-model', 'sft');
   } else {
-    if (!base) {
+    if (baseBeside) {
+      ctl.setStage('base-model');
+      base = await baseBeside;
+    } else if (!base) {
       await ctl.gate();
       ctl.setStage('base-model');
-      base = await train(exec, `initialise demo base model for ${run}`).initBaseModel({ run, seed: recipe.seed, demo: recipe.models.demo });
+      base = await initBaseModel();
     } else {
       skipped.push('base-model');
     }

@@ -56,12 +56,31 @@ describe('onlineDpo (mock activities)', () => {
     await gate.started;
     await handle.signal(pauseSignal);
     await eventually(async () => (await h.client.workflow.getHandle(`${id}/iter-0001`).query(statusQuery)).paused, 5000, 'iteration paused');
+    // Shard 1 may have been generated and its scoring started before the pause (shards are scored as soon as
+    // they are generated); shard 0's scoring comes after the pause and waits for resume.
     gate.release();
     await sleep(1500);
-    expect(h.mocks.count('scoreShard', (i) => i.run === id)).toBe(0);
+    expect(h.mocks.count('scoreShard', (i) => i.run === id && i.shard === 0)).toBe(0);
+    expect(h.mocks.count('buildPairs', (i) => i.run === id)).toBe(0);
     await handle.signal(resumeSignal);
     const result = await handle.result();
     expect(result.iterations).toBe(2);
+  });
+
+  it('scores each shard as soon as it is generated, while later shards still generate', async () => {
+    const id = h.id('score-as-generated');
+    const generation = h.mocks.gate('generateShard:1:1');
+    const handle = await h.client.workflow.start(onlineDpo, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, recipe: h.recipe({ models }) }] });
+    await generation.started;
+    await eventually(async () => h.mocks.count('scoreShard', (i) => i.run === id && i.iteration === 1 && i.shard === 0) === 1, 10_000, 'shard 0 scored while shard 1 generates');
+    const status = await h.client.workflow.getHandle(`${id}/iter-0001`).query(statusQuery);
+    expect(status.step).toBe('generate');
+    expect(status.shards).toEqual({ step: 'generate', done: 1, total: 2 });
+    expect(h.mocks.count('scoreShard', (i) => i.run === id && i.shard === 1)).toBe(0);
+    generation.release();
+    const result = await handle.result();
+    expect(result.iterations).toBe(2);
+    expect(h.mocks.count('scoreShard', (i) => i.run === id && i.iteration === 1)).toBe(2);
   });
 
   it('stopAfterIteration finishes the current iteration and stops the loop', async () => {

@@ -29,30 +29,32 @@ describe('rlhfPipeline (mock activities)', () => {
     const result = await h.client.workflow.execute(rlhfPipeline, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, ...h.recipe() }] });
 
     const calls = h.mocks.calls.filter((c) => c.input.run === id);
-    // Evaluations run beside the loop (the SFT baseline beside iteration 1, π_t beside iteration t + 1): the
-    // stages without them run in this order,
-    const top = calls.map((c) => c.name).filter((n) => n !== 'evaluateModel');
-    const collapse = top.filter((n, i) => n !== top[i - 1]);
-    expect(collapse).toEqual([
-      'recordRunConfig',
-      'prepareData',
-      'initBaseModel',
-      'trainSft',
-      'trainRewardModel',
-      'selectPrompts',
-      'generateShard',
-      'scoreShard',
-      'buildPairs',
-      'trainDpo',
-      'selectPrompts',
-      'generateShard',
-      'scoreShard',
-      'buildPairs',
-      'trainDpo',
-      'writeRunSummary',
-    ]);
-    // and each evaluation starts after its model exists and before the summary.
     const at = (pred: (c: (typeof calls)[number]) => boolean) => calls.findIndex(pred);
+    const first = (name: string, pred: (input: any) => boolean = () => true) => at((c) => c.name === name && pred(c.input));
+    const last = (name: string, pred: (input: any) => boolean = () => true) => calls.findLastIndex((c) => c.name === name && pred(c.input));
+    const inIter = (t: number) => (i: any) => i.iteration === t;
+    // Steps run in dependency order (patches prepare-data-beside-base-model and score-shards-as-generated let
+    // independent steps overlap): the run config first; data and the base model (beside each other) before SFT;
+    // SFT, the reward model, then per iteration prompts → every shard generated, and each shard scored after its
+    // generation → pairs after every score → DPO → the next iteration; the summary last.
+    expect(calls[0]?.name).toBe('recordRunConfig');
+    expect(Math.max(first('prepareData'), first('initBaseModel'))).toBeLessThan(first('trainSft'));
+    expect(first('trainSft')).toBeLessThan(first('trainRewardModel'));
+    expect(first('trainRewardModel')).toBeLessThan(first('selectPrompts'));
+    for (const t of [1, 2]) {
+      expect(first('selectPrompts', inIter(t))).toBeLessThan(first('generateShard', inIter(t)));
+      for (const shard of [0, 1]) {
+        const ofShard = (i: any) => i.iteration === t && i.shard === shard;
+        expect(first('generateShard', ofShard)).toBeGreaterThanOrEqual(0);
+        expect(first('generateShard', ofShard)).toBeLessThan(first('scoreShard', ofShard));
+      }
+      expect(last('scoreShard', inIter(t))).toBeLessThan(first('buildPairs', inIter(t)));
+      expect(first('buildPairs', inIter(t))).toBeLessThan(first('trainDpo', inIter(t)));
+    }
+    expect(first('trainDpo', inIter(1))).toBeLessThan(first('selectPrompts', inIter(2)));
+    expect(last('trainDpo')).toBeLessThan(first('writeRunSummary'));
+    expect(calls.filter((c) => c.name !== 'evaluateModel').at(-1)?.name).toBe('writeRunSummary');
+    // Each evaluation starts after its model exists and before the summary.
     const evalAt = (stage: 'sft' | number) => at((c) => c.name === 'evaluateModel' && c.input.stage === stage);
     expect(calls.filter((c) => c.name === 'evaluateModel').length).toBe(3);
     expect(evalAt('sft')).toBeGreaterThan(at((c) => c.name === 'trainRewardModel'));
@@ -93,6 +95,19 @@ describe('rlhfPipeline (mock activities)', () => {
     expect(sa.get(RlhfBestReward)).toBeCloseTo(0.2);
     // children carry the run too, so a run's workflows are one filter away
     expect((await h.client.workflow.getHandle(`${id}/iter-0001`).describe()).typedSearchAttributes.get(RlhfRun)).toBe(id);
+    // the attributes set while a workflow starts (install, first status, first stage: three upserts before patch
+    // search-attributes-coalesced) go out as one upsert; a later step of the same workflow task (after an await)
+    // may send one more; the SDK adds its own TemporalChangeVersion upserts for patches
+    for (const wid of [id, `${id}/sft`, `${id}/reward-model`, `${id}/online`, `${id}/iter-0001`]) {
+      const events = (await h.client.workflow.getHandle(wid).fetchHistory()).events ?? [];
+      const secondTask = events.findIndex((e, i) => i > 0 && e.workflowTaskCompletedEventAttributes && events.slice(0, i).some((x) => x.workflowTaskCompletedEventAttributes));
+      const ours = events
+        .slice(0, secondTask < 0 ? events.length : secondTask)
+        .map((e) => Object.keys(e.upsertWorkflowSearchAttributesEventAttributes?.searchAttributes?.indexedFields ?? {}).filter((k) => k.startsWith('Rlhf')))
+        .filter((keys) => keys.length > 0);
+      expect(ours[0], wid).toEqual(expect.arrayContaining(['RlhfRun', 'RlhfStage']));
+      expect(ours.length, wid).toBeLessThanOrEqual(2);
+    }
 
     const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string; definition?: { queryDefinitions?: Array<{ name: string; description?: string }> } };
     expect(metadata.currentDetails).toContain('| iter | RM reward | win vs SFT');
