@@ -2,14 +2,15 @@
 // (8 pairs × 128 tokens) for a small Llama with the byte vocabulary, plus peak RSS; the same workloads in
 // PyTorch + transformers (bench/engine_torch.py) where a Python with torch is available, and the ratios.
 //
-//   npx tsx bench/engine.ts [--threads 1] [--new-tokens 128] [--no-torch] [--only b1,b16,dpo] [--dpo-pairs 9] [--json out.json]
+//   npx tsx bench/engine.ts [--threads 1] [--new-tokens 128] [--no-torch] [--only b1,b16,dpo] [--dpo-pairs 15] [--json out.json]
 //
 // --only (BENCH_ONLY for `npm run bench -- engine`) runs a subset on both sides, to iterate on one figure.
 //
 // This machine's single-core speed drifts in phases of seconds (a 1024³ MKL product: 93–151 GFLOP/s within a
-// minute), so figures taken one after the other compare phases, not programs. With PyTorch present the DPO steps
-// are interleaved: a PyTorch process keeps its model loaded and runs one step per request, alternating with the
-// engine's steps in ABBA order; the ratio is the median over those pairs of engine/torch (--dpo-pairs, BENCH_DPO_PAIRS).
+// minute), so figures taken one after the other compare phases, not programs. With PyTorch present the runs are
+// interleaved: a PyTorch process keeps the model loaded and runs one generate call or DPO step per request,
+// alternating with the engine's in ABBA order; each ratio is the median over those pairs (7 generate pairs per
+// batch size; --dpo-pairs / BENCH_DPO_PAIRS DPO pairs, default 15).
 //
 // Goals (reported, not asserted): generation ≥ 1.5× HF generate; DPO step ≤ 0.8× PyTorch eager.
 
@@ -39,7 +40,7 @@ export interface EngineBenchOptions {
   log?: (line: string) => void;
   /** Subset of 'b1', 'b16', 'dpo' (default: all). */
   only?: string[];
-  /** Interleaved engine/torch DPO step pairs after the warm-up (default 9). */
+  /** Interleaved engine/torch DPO step pairs after the warm-up (default 15). */
   dpoPairs?: number;
 }
 
@@ -84,21 +85,60 @@ function prompt(i: number): string {
   return `bench prompt ${String(i).padStart(2, '0')}`.slice(0, 15);
 }
 
-async function generationRun(dir: string, batch: number, newTokens: number, threads: number) {
+/** Timed generate calls per side after one warm-up each: best of GEN_RUNS alone, or GEN_PAIRS interleaved pairs. */
+const GEN_RUNS = 2;
+const GEN_PAIRS = 7;
+
+interface GenerationResult {
+  batch: number;
+  new_tokens: number;
+  /** Best engine run. */
+  seconds: number;
+  tokens_per_s: number;
+  /** Interleaved with PyTorch: the median engine run, PyTorch's median, and engine/PyTorch tokens/s per pair. */
+  median_tokens_per_s?: number;
+  torch?: { batch: number; new_tokens: number; seconds: number; tokens_per_s: number; interleaved: true };
+  pairs?: PairStats;
+}
+
+/** Engine generation at one batch size, alone or in ABBA pairs with PyTorch's (server). */
+async function generationRun(dir: string, batch: number, newTokens: number, threads: number, server: TorchServer | null): Promise<GenerationResult> {
   const policy = await engine.loadPolicy(dir, { threads });
   try {
     const prompts = Array.from({ length: batch }, (_, i) => prompt(i));
     const opts = { n: 1, temperatures: [1], maxNewTokens: newTokens, seed: 'bench', stopTokenIds: [], batchSize: batch };
-    await policy.generate(prompts, opts); // warm-up
-    let best = Infinity;
-    let tokens = 0;
-    for (let r = 0; r < 2; r++) {
+    const once = async (): Promise<{ seconds: number; tokens: number }> => {
       const t0 = performance.now();
       const g = await policy.generate(prompts, opts);
-      best = Math.min(best, (performance.now() - t0) / 1000);
-      tokens = g.reduce((a, x) => a + x.tokenCounts.reduce((s, c) => s + c, 0), 0);
+      return { seconds: (performance.now() - t0) / 1000, tokens: g.reduce((a, x) => a + x.tokenCounts.reduce((s, c) => s + c, 0), 0) };
+    };
+    await once(); // warm-up
+    const engineRuns: { seconds: number; tokens: number }[] = [];
+    const torchRuns: { seconds: number; tokens: number }[] = [];
+    if (server) {
+      await server.generate(batch); // PyTorch's set-up and warm-up
+      for (let k = 0; k < GEN_PAIRS; k++) {
+        if (k % 2 === 0) {
+          engineRuns.push(await once());
+          torchRuns.push(await server.generate(batch));
+        } else {
+          torchRuns.push(await server.generate(batch));
+          engineRuns.push(await once());
+        }
+      }
+    } else {
+      for (let r = 0; r < GEN_RUNS; r++) engineRuns.push(await once());
     }
-    return { batch, new_tokens: newTokens, seconds: best, tokens_per_s: tokens / best };
+    const rate = (r: { seconds: number; tokens: number }): number => r.tokens / r.seconds;
+    const best = engineRuns.reduce((a, r) => (r.seconds < a.seconds ? r : a));
+    const out: GenerationResult = { batch, new_tokens: newTokens, seconds: best.seconds, tokens_per_s: rate(best) };
+    if (!server) return out;
+    return {
+      ...out,
+      median_tokens_per_s: median(engineRuns.map(rate)),
+      torch: { batch, new_tokens: newTokens, seconds: median(torchRuns.map((r) => r.seconds)), tokens_per_s: median(torchRuns.map(rate)), interleaved: true },
+      pairs: pairStats(engineRuns.map((e, k) => rate(e) / rate(torchRuns[k]!))),
+    };
   } finally {
     await policy.release();
   }
@@ -137,43 +177,29 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
     const py = o.torch === false ? null : findPython(o.python);
     if (o.torch !== false && !py) log('torch baseline skipped: no Python with torch + transformers (set BENCH_PYTHON)');
     else if (py) log(`torch baseline with ${py}`);
-    // Each part runs on the engine and then at once on torch: the machine's load drifts, ratios of figures
-    // measured back to back are the comparable numbers.
-    const torchPart = (args: string[]): TorchResult | null => {
-      if (!py) return null;
-      const r = spawnSync(
-        py,
-        [join(ROOT, 'bench/engine_torch.py'), '--model-dir', dir, '--threads', String(threads), '--new-tokens', String(newTokens), ...args],
-        { encoding: 'utf8', maxBuffer: 1 << 24 },
-      );
-      const line = r.stdout.trim().split('\n').at(-1) ?? '';
-      if (r.status !== 0 || !line.startsWith('{')) {
-        log(`torch baseline failed: ${r.stderr.slice(-2000)}`);
-        return null;
-      }
-      return JSON.parse(line) as TorchResult;
-    };
-    const generation: Awaited<ReturnType<typeof generationRun>>[] = [];
-    const torch: { torch?: string; threads?: number; generation: TorchResult['generation']; dpo?: TorchResult['dpo'] } = { generation: [] };
+    // With PyTorch present, one PyTorch process serves both workloads and each figure is taken in ABBA pairs with
+    // the engine's (the machine's speed drifts: figures taken one after the other compare its phases).
+    const server = py ? await TorchServer.start(py, dir, threads, newTokens, log) : null;
+    const torch: { torch?: string; threads?: number; generation: NonNullable<GenerationResult['torch']>[]; dpo?: NonNullable<DpoStepResult['torch']> } = { generation: [] };
     const ratios: Record<string, number> = {};
-    for (const b of [1, 16].filter((x) => only.has(`b${x}`))) {
-      const g = await generationRun(dir, b, newTokens, threads);
-      log(`engine generate batch ${b}: ${g.tokens_per_s.toFixed(1)} tokens/s (${g.seconds.toFixed(2)} s)`);
-      generation.push(g);
-      const t = torchPart(['--batches', String(b), '--skip-dpo']);
-      const tg = t?.generation.find((x) => x.batch === b);
-      if (t && tg) {
-        Object.assign(torch, { torch: t.torch, threads: t.threads });
-        torch.generation.push(tg);
-        ratios[`generation_b${b}_speedup_vs_hf`] = g.tokens_per_s / tg.tokens_per_s;
-        log(`torch generate batch ${b}: ${tg.tokens_per_s.toFixed(1)} tokens/s; speedup ${ratios[`generation_b${b}_speedup_vs_hf`]!.toFixed(2)}`);
+    try {
+      const generation: GenerationResult[] = [];
+      for (const b of [1, 16].filter((x) => only.has(`b${x}`))) {
+        const g = await generationRun(dir, b, newTokens, threads, server);
+        generation.push(g);
+        log(`engine generate batch ${b}: ${g.tokens_per_s.toFixed(1)} tokens/s best (${g.seconds.toFixed(2)} s)`);
+        if (g.torch && g.pairs) {
+          Object.assign(torch, { torch: server?.version, threads });
+          torch.generation.push(g.torch);
+          ratios[`generation_b${b}_speedup_vs_hf`] = g.pairs.median;
+          log(
+            `torch generate batch ${b}: ${g.torch.tokens_per_s.toFixed(1)} tokens/s (median); engine/torch tokens/s ${g.pairs.median.toFixed(2)} (median of ${g.pairs.ratios.length} interleaved pairs; quartiles ${g.pairs.q1.toFixed(2)}–${g.pairs.q3.toFixed(2)})`,
+          );
+        }
       }
-    }
-    result['generation'] = generation;
-    if (only.has('dpo')) {
-      const server = py ? await TorchDpoServer.start(py, dir, threads, log) : null;
-      try {
-        const dpo = await dpoStep(dir, threads, log, server, o.dpoPairs ?? 9);
+      result['generation'] = generation;
+      if (only.has('dpo')) {
+        const dpo = await dpoStep(dir, threads, log, server, o.dpoPairs ?? 15);
         result['dpo'] = dpo.engine;
         if (dpo.torch && dpo.pairs) {
           Object.assign(torch, { torch: server?.version, threads });
@@ -184,9 +210,9 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
             `torch DPO step: ${dpo.torch.step_seconds.toFixed(2)} s; engine/torch ${dpo.pairs.median.toFixed(3)} (median of ${dpo.pairs.ratios.length} interleaved pairs; quartiles ${dpo.pairs.q1.toFixed(3)}–${dpo.pairs.q3.toFixed(3)})`,
           );
         }
-      } finally {
-        await server?.close();
       }
+    } finally {
+      await server?.close();
     }
     result['peak_rss_mb'] = Math.round(process.resourceUsage().maxRSS / 1024);
     // The 1-minute load average at the end, beside the one at the start.
@@ -201,58 +227,57 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
   }
 }
 
-interface TorchResult {
-  torch: string;
-  threads: number;
-  generation: { batch: number; new_tokens: number; seconds: number; tokens_per_s: number }[];
-  dpo?: { step_seconds: number } & Record<string, unknown>;
-}
-
 /** DPO steps before timing on each side (the first one includes the session build). */
 const DPO_WARMUP_STEPS = 3;
 /** Timed engine steps when no PyTorch is there to interleave with (median reported). */
 const DPO_TIMED_STEPS = 5;
 
-/** A PyTorch process (bench/engine_torch.py --serve-dpo) with the same DPO step loaded, one timed step per request. */
-class TorchDpoServer {
-  private readonly lines: AsyncIterator<string>;
+/**
+ * A PyTorch process (bench/engine_torch.py --serve) with the bench model loaded: one timed generate call or DPO
+ * step per request, timed by PyTorch's side itself (perf_counter), so that runs can alternate with the engine's.
+ */
+class TorchServer {
   private constructor(
     private readonly child: ChildProcessWithoutNullStreams,
+    private readonly lines: AsyncIterator<string>,
     readonly version: string,
     private readonly stderr: () => string,
-  ) {
-    this.lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
-  }
+  ) {}
 
-  static async start(py: string, dir: string, threads: number, log: (l: string) => void): Promise<TorchDpoServer | null> {
-    const version = spawnSync(py, ['-c', 'import torch; print(torch.__version__)'], { encoding: 'utf8' }).stdout.trim();
-    const child = spawn(py, [join(ROOT, 'bench/engine_torch.py'), '--model-dir', dir, '--threads', String(threads), '--serve-dpo'], { stdio: 'pipe' });
+  static async start(py: string, dir: string, threads: number, newTokens: number, log: (l: string) => void): Promise<TorchServer | null> {
+    const args = [join(ROOT, 'bench/engine_torch.py'), '--model-dir', dir, '--threads', String(threads), '--new-tokens', String(newTokens), '--serve'];
+    const child = spawn(py, args, { stdio: 'pipe' });
     let err = '';
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
-    const server = new TorchDpoServer(child, version, () => err);
-    try {
-      const ready = await server.reply();
-      if (ready['ready'] !== true) throw new Error(`unexpected first line ${JSON.stringify(ready)}`);
-      return server;
-    } catch (e) {
-      log(`torch baseline failed: ${(e as Error).message}`);
-      await server.close();
+    const lines = createInterface({ input: child.stdout })[Symbol.asyncIterator]();
+    const first = await lines.next();
+    const ready = first.done ? null : (JSON.parse(first.value) as Record<string, unknown>);
+    if (ready?.['ready'] !== true) {
+      log(`torch baseline failed: the PyTorch process did not start: ${err.slice(-2000)}`);
+      child.kill();
       return null;
     }
+    return new TorchServer(child, lines, String(ready['torch']), () => err);
   }
 
-  private async reply(): Promise<Record<string, unknown>> {
+  private async request(command: string): Promise<{ seconds: number } & Record<string, unknown>> {
+    this.child.stdin.write(`${command}\n`);
     const next = await this.lines.next();
     if (next.done) throw new Error(`the PyTorch process ended: ${this.stderr().slice(-2000)}`);
-    return JSON.parse(next.value) as Record<string, unknown>;
+    const r = JSON.parse(next.value) as Record<string, unknown>;
+    if (typeof r['seconds'] !== 'number') throw new Error(`PyTorch ${command}: ${JSON.stringify(r)}`);
+    return r as { seconds: number } & Record<string, unknown>;
   }
 
-  /** One DPO step in PyTorch; its own perf_counter time in seconds. */
-  async step(): Promise<number> {
-    this.child.stdin.write('step\n');
-    const r = await this.reply();
-    if (typeof r['seconds'] !== 'number') throw new Error(`torch step: ${JSON.stringify(r)}`);
-    return r['seconds'];
+  /** One HF generate call at this batch size (set up and warmed up on first use): seconds and tokens generated. */
+  async generate(batch: number): Promise<{ seconds: number; tokens: number }> {
+    const r = await this.request(`gen ${batch}`);
+    return { seconds: r.seconds, tokens: Number(r['tokens']) };
+  }
+
+  /** One DPO step (set up on first use): seconds. */
+  async dpoStep(): Promise<number> {
+    return (await this.request('dpo')).seconds;
   }
 
   async close(): Promise<void> {
@@ -275,11 +300,23 @@ const quantile = (xs: number[], q: number): number => {
   return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (i - lo);
 };
 
+/** engine/torch of each interleaved pair, their median and quartiles. */
+interface PairStats {
+  ratios: number[];
+  median: number;
+  q1: number;
+  q3: number;
+  order: 'ABBA';
+}
+
+function pairStats(ratios: number[]): PairStats {
+  return { ratios: ratios.map((r) => Math.round(r * 1000) / 1000), median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75), order: 'ABBA' };
+}
+
 interface DpoStepResult {
   engine: { step_seconds: number } & Record<string, unknown>;
   torch?: { step_seconds: number; step_seconds_min: number; interleaved: true };
-  /** engine/torch of each interleaved pair, their median and quartiles. */
-  pairs?: { ratios: number[]; median: number; q1: number; q3: number; order: 'ABBA' };
+  pairs?: PairStats;
 }
 
 /**
@@ -288,7 +325,7 @@ interface DpoStepResult {
  * trainDpo does once per run), gradient clipping, AdamW. Runs on this thread (no worker) to time the step itself.
  * With a PyTorch server, `pairs` engine and PyTorch steps alternate (ABBA) after both sides warmed up.
  */
-async function dpoStep(dir: string, threads: number, log: (l: string) => void, server: TorchDpoServer | null, pairs: number): Promise<DpoStepResult> {
+async function dpoStep(dir: string, threads: number, log: (l: string) => void, server: TorchServer | null, pairs: number): Promise<DpoStepResult> {
   const model = loadHfModel(dir);
   const tok = loadTokenizer(dir);
   const text = (i: number, len: number) => Array.from({ length: len }, (_, k) => String.fromCharCode(97 + ((i * 7 + k * 3) % 26))).join('');
@@ -321,16 +358,16 @@ async function dpoStep(dir: string, threads: number, log: (l: string) => void, s
     const torchTimes: number[] = [];
     const ratios: number[] = [];
     if (server) {
-      for (let k = 0; k < DPO_WARMUP_STEPS; k++) await server.step();
+      for (let k = 0; k < DPO_WARMUP_STEPS; k++) await server.dpoStep();
       for (let k = 0; k < pairs; k++) {
         // ABBA: a drift within a pair favours each side equally often.
         let e: number;
         let t: number;
         if (k % 2 === 0) {
           e = await timedEngine();
-          t = await server.step();
+          t = await server.dpoStep();
         } else {
-          t = await server.step();
+          t = await server.dpoStep();
           e = await timedEngine();
         }
         engineTimes.push(e);
@@ -353,7 +390,7 @@ async function dpoStep(dir: string, threads: number, log: (l: string) => void, s
     return {
       engine,
       torch: { step_seconds: median(torchTimes), step_seconds_min: Math.min(...torchTimes), interleaved: true },
-      pairs: { ratios: ratios.map((r) => Math.round(r * 1000) / 1000), median: median(ratios), q1: quantile(ratios, 0.25), q3: quantile(ratios, 0.75), order: 'ABBA' },
+      pairs: pairStats(ratios),
     };
   } finally {
     await objective.release();
@@ -368,7 +405,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     torch: process.env.BENCH_TORCH !== '0',
     log: ctx.log,
     only: parseOnly(process.env.BENCH_ONLY),
-    dpoPairs: Number(process.env.BENCH_DPO_PAIRS ?? 9),
+    dpoPairs: Number(process.env.BENCH_DPO_PAIRS ?? 15),
   });
   return rest;
 }
@@ -384,7 +421,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     newTokens: Number(arg('--new-tokens') ?? 128),
     torch: !process.argv.includes('--no-torch'),
     only: parseOnly(arg('--only')),
-    dpoPairs: Number(arg('--dpo-pairs') ?? 9),
+    dpoPairs: Number(arg('--dpo-pairs') ?? 15),
   });
   const json = JSON.stringify(out, null, 2);
   const file = arg('--json');

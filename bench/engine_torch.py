@@ -9,9 +9,10 @@
 Prints one JSON object. Usage:
   scripts/parity/.venv/bin/python bench/engine_torch.py --model-dir DIR [--threads 1] [--new-tokens 128] [--batches 1,16] [--skip-dpo]
 
-  --serve-dpo: set up the DPO step, print {"ready": true}, then run one step per line "step" read from stdin
-  and print {"seconds": ...} (its own perf_counter time) until "quit" or EOF. bench/engine.ts alternates these
-  steps with the engine's, so that both sides are timed under the same machine conditions.
+  --serve: print {"ready": true}, then for each stdin line run one timed workload and print {"seconds": ...} (its
+  own perf_counter time): "gen <batch>" (one generate call, warmed up on first use; also "tokens") or "dpo" (one
+  DPO step, set up on first use), until "quit" or EOF. bench/engine.ts alternates these runs with the engine's, so
+  that both sides are timed under the same machine conditions.
 """
 
 import argparse
@@ -24,7 +25,9 @@ import torch.nn.functional as F
 from transformers import LlamaForCausalLM
 
 
-def gen_bench(model, batch, new_tokens, prompt_len, repeats):
+def make_gen(model, batch, new_tokens, prompt_len):
+    """HF `generate` (sampling, temperature 1, exactly `new_tokens` tokens) on `batch` random prompts of
+    `prompt_len` ids; returns run() -> generated token count, warmed up once."""
     torch.manual_seed(0)
     ids = torch.randint(0, 256, (batch, prompt_len))
     mask = torch.ones_like(ids)
@@ -37,14 +40,23 @@ def gen_bench(model, batch, new_tokens, prompt_len, repeats):
         min_new_tokens=new_tokens,
         pad_token_id=model.config.pad_token_id,
     )
-    with torch.inference_mode():
-        model.generate(input_ids=ids, attention_mask=mask, **kw)  # warm-up
-        best = float("inf")
-        for _ in range(repeats):
-            t0 = time.perf_counter()
+
+    def run():
+        with torch.inference_mode():
             out = model.generate(input_ids=ids, attention_mask=mask, **kw)
-            best = min(best, time.perf_counter() - t0)
-    generated = (out.shape[1] - prompt_len) * batch
+        return (out.shape[1] - prompt_len) * batch
+
+    run()  # warm-up
+    return run
+
+
+def gen_bench(model, batch, new_tokens, prompt_len, repeats):
+    run = make_gen(model, batch, new_tokens, prompt_len)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        generated = run()
+        best = min(best, time.perf_counter() - t0)
     return {"batch": batch, "new_tokens": new_tokens, "seconds": best, "tokens_per_s": generated / best}
 
 
@@ -91,20 +103,35 @@ def dpo_setup(model_dir, batch, seq):
     return step
 
 
-def dpo_serve(model_dir, batch, seq):
-    """One timed DPO step per "step" line on stdin (see the module doc)."""
-    step = dpo_setup(model_dir, batch, seq)
-    print(json.dumps({"ready": True}), flush=True)
+def serve(model_dir, new_tokens, prompt_len, dpo_batch, dpo_seq):
+    """One timed run per stdin line (see the module doc): "gen <batch>" or "dpo"; set up on first use."""
+    gen_model = None
+    gens = {}
+    dpo_step = None
+    print(json.dumps({"ready": True, "torch": torch.__version__}), flush=True)
     for line in sys.stdin:
-        cmd = line.strip()
-        if cmd == "quit":
-            break
-        if cmd != "step":
-            print(json.dumps({"error": f"unknown command {cmd!r}"}), flush=True)
+        cmd = line.split()
+        if not cmd:
             continue
-        t0 = time.perf_counter()
-        loss = step(False)
-        print(json.dumps({"seconds": time.perf_counter() - t0, "loss": loss}), flush=True)
+        if cmd[0] == "quit":
+            break
+        if cmd[0] == "gen" and len(cmd) == 2:
+            batch = int(cmd[1])
+            if gen_model is None:
+                gen_model = LlamaForCausalLM.from_pretrained(model_dir, torch_dtype=torch.float32).eval()
+            if batch not in gens:
+                gens[batch] = make_gen(gen_model, batch, new_tokens, prompt_len)
+            t0 = time.perf_counter()
+            tokens = gens[batch]()
+            print(json.dumps({"seconds": time.perf_counter() - t0, "tokens": tokens}), flush=True)
+        elif cmd[0] == "dpo":
+            if dpo_step is None:
+                dpo_step = dpo_setup(model_dir, dpo_batch, dpo_seq)
+            t0 = time.perf_counter()
+            loss = dpo_step(False)
+            print(json.dumps({"seconds": time.perf_counter() - t0, "loss": loss}), flush=True)
+        else:
+            print(json.dumps({"error": f"unknown command {line.strip()!r}"}), flush=True)
 
 
 def dpo_bench(model_dir, batch, seq, repeats, warmup):
@@ -146,12 +173,12 @@ def main():
     ap.add_argument("--dpo-warmup", type=int, default=3, help="untimed DPO steps before timing")
     ap.add_argument("--dpo-repeats", type=int, default=5, help="timed DPO steps (median reported)")
     ap.add_argument("--skip-dpo", action="store_true")
-    ap.add_argument("--serve-dpo", action="store_true", help="serve timed DPO steps over stdin/stdout (see module doc)")
+    ap.add_argument("--serve", action="store_true", help="serve timed generate calls and DPO steps over stdin/stdout (see module doc)")
     ap.add_argument("--batches", default="1,16", help="generation batch sizes, comma-separated (empty: none)")
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
-    if a.serve_dpo:
-        dpo_serve(a.model_dir, a.dpo_batch, a.dpo_seq)
+    if a.serve:
+        serve(a.model_dir, a.new_tokens, a.prompt_len, a.dpo_batch, a.dpo_seq)
         return
     model = LlamaForCausalLM.from_pretrained(a.model_dir, torch_dtype=torch.float32).eval()
     result = {
