@@ -83,8 +83,8 @@ async function pipeline(runInput: string | undefined, recipeInput: RecipeInput, 
   // (neither reads the other; they run on different queues): a pause sent meanwhile holds the step after both.
   const beside = needsBase && patched('prepare-data-beside-base-model');
   const baseBeside = beside ? initBaseModel() : null;
-  // A data-preparation failure fails the run at once (the base model's attempt is abandoned: its heartbeats are
-  // refused and it stops); a base-model failure fails it once the data is prepared (handled there, not unhandled).
+  // A data-preparation failure fails the run at once (the base model's running attempt is left to end on its own;
+  // its result is refused); a base-model failure fails the run once the data is prepared (awaited below).
   baseBeside?.catch(() => undefined);
   const data = await prepareData();
 

@@ -190,6 +190,36 @@ describe('rlhfPipeline (mock activities)', () => {
     expect((await h.client.workflow.getHandle(`${id}/iter-0001`).describe()).status.name).toBe('FAILED');
   });
 
+  it('data preparation and the base model run beside each other; a failure of either fails the run with its message', async () => {
+    const rootCause = async (handle: { result(): Promise<unknown> }): Promise<string | undefined> => {
+      const err = await handle.result().catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(WorkflowFailedError);
+      let cause: Error | undefined = (err as WorkflowFailedError).cause;
+      while (cause?.cause) cause = cause.cause as Error;
+      return cause?.message;
+    };
+    // the base model fails while the data is still being prepared: the run fails once the data is there
+    const a = h.id('base-fails');
+    const data = h.mocks.gate('prepareData');
+    h.mocks.failOn('initBaseModel', ApplicationFailure.nonRetryable('demo model config: hidden_size must be even', 'InvalidOptions'));
+    const first = await h.client.workflow.start(rlhfPipeline, { taskQueue: h.queues.control, workflowId: a, args: [{ run: a, ...h.recipe() }] });
+    await data.started;
+    await eventually(async () => h.mocks.count('initBaseModel', (i) => i.run === a) === 1, 10_000, 'base model started beside data preparation');
+    data.release();
+    expect(await rootCause(first)).toMatch(/hidden_size must be even/);
+    expect((await first.describe()).typedSearchAttributes.get(RlhfStage)).toBe('failed');
+    expect(h.mocks.count('trainSft', (i) => i.run === a)).toBe(0);
+    // data preparation fails while the base model is still being initialised: the run fails at once
+    const b = h.id('data-fails');
+    const base = h.mocks.gate('initBaseModel');
+    h.mocks.failOn('prepareData', ApplicationFailure.nonRetryable('data.sftFile: row 7 is not valid JSON', 'InvalidData'));
+    const second = await h.client.workflow.start(rlhfPipeline, { taskQueue: h.queues.control, workflowId: b, args: [{ run: b, ...h.recipe() }] });
+    await base.started;
+    expect(await rootCause(second)).toMatch(/row 7 is not valid JSON/);
+    base.release();
+    expect(h.mocks.count('prepareData', (i) => i.run === b)).toBe(1); // not retried
+  });
+
   it('setNextIterationOptions: rejects bad values, forwards accepted ones to the following iterations', async () => {
     const id = h.id('update');
     const gate = h.mocks.gate('trainDpo:1');
