@@ -68,7 +68,7 @@ export class RunControl {
   private readonly queued: Array<Omit<ProgressReport, 'from'>> = [];
   /** `unsent` reports not yet carried to the root by a later one. */
   private held: Omit<ProgressReport, 'from'> | null = null;
-  /** Search attributes changed in this workflow task, upserted together (patch `search-attributes-coalesced`). */
+  /** Search attributes changed in this stretch of a workflow task, upserted together (patch `search-attributes-coalesced`). */
   private upserts: Map<string, SearchAttributeUpdatePair> | null = null;
   private coalesceUpserts: boolean | null = null;
 
@@ -345,10 +345,11 @@ export class RunControl {
     add(RlhfLearningRate.name, v.learningRate, (x) => ({ key: RlhfLearningRate, value: x }));
     add(RlhfBestReward.name, v.bestReward, (x) => ({ key: RlhfBestReward, value: x }));
     if (pairs.length === 0) return;
-    // Since patch search-attributes-coalesced the changes made while one workflow task runs go out as one command
-    // (install, the first status and the first stage were three upserts, each an event, a visibility update on
-    // the server and, on Temporal Cloud, an action): sent from a microtask, which runs before the task's commands
-    // are collected, after the commands issued before it (later changes of the same attribute win).
+    // Since patch search-attributes-coalesced the changes made in one synchronous stretch of a workflow task (up to
+    // its next await) go out as one command (install, the first status and the first stage were three upserts, each
+    // an event, a visibility update on the server and, on Temporal Cloud, an action): sent from a microtask, after
+    // the commands issued before it and before any later continuation, the workflow's completion included (later
+    // changes of the same attribute win). A task that resumes after an await may send one more.
     this.coalesceUpserts ??= patched('search-attributes-coalesced');
     if (!this.coalesceUpserts) {
       upsertSearchAttributes(pairs);
