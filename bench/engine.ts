@@ -40,7 +40,7 @@ export interface EngineBenchOptions {
   log?: (line: string) => void;
   /** Subset of 'b1', 'b16', 'dpo' (default: all). */
   only?: string[];
-  /** Interleaved engine/torch DPO step pairs after the warm-up (default 15). */
+  /** Interleaved engine/torch DPO step pairs after the warm-up (default DPO_PAIRS, 15). */
   dpoPairs?: number;
 }
 
@@ -113,19 +113,13 @@ async function generationRun(dir: string, batch: number, newTokens: number, thre
       return { seconds: (performance.now() - t0) / 1000, tokens: g.reduce((a, x) => a + x.tokenCounts.reduce((s, c) => s + c, 0), 0) };
     };
     await once(); // warm-up
-    const engineRuns: { seconds: number; tokens: number }[] = [];
-    const torchRuns: { seconds: number; tokens: number }[] = [];
+    let engineRuns: { seconds: number; tokens: number }[] = [];
+    let torchRuns: { seconds: number; tokens: number }[] = [];
     if (server) {
       await server.generate(batch); // PyTorch's set-up and warm-up
-      for (let k = 0; k < GEN_PAIRS; k++) {
-        if (k % 2 === 0) {
-          engineRuns.push(await once());
-          torchRuns.push(await server.generate(batch));
-        } else {
-          torchRuns.push(await server.generate(batch));
-          engineRuns.push(await once());
-        }
-      }
+      const pairs = await abbaPairs(GEN_PAIRS, once, () => server.generate(batch));
+      engineRuns = pairs.map(([e]) => e);
+      torchRuns = pairs.map(([, t]) => t);
     } else {
       for (let r = 0; r < GEN_RUNS; r++) engineRuns.push(await once());
     }
@@ -199,7 +193,7 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
       }
       result['generation'] = generation;
       if (only.has('dpo')) {
-        const dpo = await dpoStep(dir, threads, log, server, o.dpoPairs ?? 15);
+        const dpo = await dpoStep(dir, threads, log, server, o.dpoPairs ?? DPO_PAIRS);
         result['dpo'] = dpo.engine;
         if (dpo.torch && dpo.pairs) {
           Object.assign(torch, { torch: server?.version, threads });
@@ -231,6 +225,8 @@ export async function runEngineBench(o: EngineBenchOptions = {}): Promise<Record
 const DPO_WARMUP_STEPS = 3;
 /** Timed engine steps when no PyTorch is there to interleave with (median reported). */
 const DPO_TIMED_STEPS = 5;
+/** Interleaved engine/PyTorch DPO step pairs (default of --dpo-pairs / BENCH_DPO_PAIRS). */
+const DPO_PAIRS = 15;
 
 /**
  * A PyTorch process (bench/engine_torch.py --serve) with the bench model loaded: one timed generate call or DPO
@@ -300,6 +296,21 @@ const quantile = (xs: number[], q: number): number => {
   return s[lo]! + (s[Math.min(lo + 1, s.length - 1)]! - s[lo]!) * (i - lo);
 };
 
+/** `n` pairs of one run of `a` and one of `b`, in ABBA order: a drift within a pair favours each side equally often. */
+async function abbaPairs<A, B>(n: number, a: () => Promise<A>, b: () => Promise<B>): Promise<Array<[A, B]>> {
+  const out: Array<[A, B]> = [];
+  for (let k = 0; k < n; k++) {
+    if (k % 2 === 0) {
+      const x = await a();
+      out.push([x, await b()]);
+    } else {
+      const y = await b();
+      out.push([await a(), y]);
+    }
+  }
+  return out;
+}
+
 /** engine/torch of each interleaved pair, their median and quartiles. */
 interface PairStats {
   ratios: number[];
@@ -354,26 +365,13 @@ async function dpoStep(dir: string, threads: number, log: (l: string) => void, s
     // ORT's memory arena and allocation plan settle over the first runs: time the steady state, as the torch
     // side does (the same DPO_WARMUP_STEPS warm-up steps there).
     for (let k = 1; k < DPO_WARMUP_STEPS; k++) await step();
-    const engineTimes: number[] = [];
-    const torchTimes: number[] = [];
-    const ratios: number[] = [];
+    let engineTimes: number[] = [];
+    let torchTimes: number[] = [];
     if (server) {
       for (let k = 0; k < DPO_WARMUP_STEPS; k++) await server.dpoStep();
-      for (let k = 0; k < pairs; k++) {
-        // ABBA: a drift within a pair favours each side equally often.
-        let e: number;
-        let t: number;
-        if (k % 2 === 0) {
-          e = await timedEngine();
-          t = await server.dpoStep();
-        } else {
-          t = await server.dpoStep();
-          e = await timedEngine();
-        }
-        engineTimes.push(e);
-        torchTimes.push(t);
-        ratios.push(e / t);
-      }
+      const timed = await abbaPairs(pairs, timedEngine, () => server.dpoStep());
+      engineTimes = timed.map(([e]) => e);
+      torchTimes = timed.map(([, t]) => t);
     } else {
       for (let k = 0; k < DPO_TIMED_STEPS; k++) engineTimes.push(await timedEngine());
     }
@@ -390,7 +388,7 @@ async function dpoStep(dir: string, threads: number, log: (l: string) => void, s
     return {
       engine,
       torch: { step_seconds: median(torchTimes), step_seconds_min: Math.min(...torchTimes), interleaved: true },
-      pairs: pairStats(ratios),
+      pairs: pairStats(engineTimes.map((e, k) => e / torchTimes[k]!)),
     };
   } finally {
     await objective.release();
@@ -405,7 +403,7 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     torch: process.env.BENCH_TORCH !== '0',
     log: ctx.log,
     only: parseOnly(process.env.BENCH_ONLY),
-    dpoPairs: Number(process.env.BENCH_DPO_PAIRS ?? 15),
+    ...(process.env.BENCH_DPO_PAIRS ? { dpoPairs: Number(process.env.BENCH_DPO_PAIRS) } : {}),
   });
   return rest;
 }
@@ -421,7 +419,7 @@ if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
     newTokens: Number(arg('--new-tokens') ?? 128),
     torch: !process.argv.includes('--no-torch'),
     only: parseOnly(arg('--only')),
-    dpoPairs: Number(arg('--dpo-pairs') ?? 15),
+    ...(arg('--dpo-pairs') ? { dpoPairs: Number(arg('--dpo-pairs')) } : {}),
   });
   const json = JSON.stringify(out, null, 2);
   const file = arg('--json');
