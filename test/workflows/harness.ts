@@ -82,6 +82,13 @@ export async function startHarness(workflowBundle: WorkflowBundle): Promise<Harn
   };
 }
 
+/** The message of the innermost cause of a workflow's failure (activity and child failures nest inside it). */
+export function rootCauseMessage(err: unknown): string | undefined {
+  let cause = (err as { cause?: unknown } | null)?.cause as Error | undefined;
+  while (cause?.cause) cause = cause.cause as Error;
+  return cause?.message;
+}
+
 /** Polls `check` until it returns true (or throws after `timeoutMs`). */
 export async function eventually(check: () => boolean | Promise<boolean>, timeoutMs = 20_000, what = 'condition'): Promise<void> {
   const end = Date.now() + timeoutMs;

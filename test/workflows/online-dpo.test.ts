@@ -7,7 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { metricsQuery, pauseSignal, resumeSignal, setNextIterationOptionsUpdate, statusQuery, stopAfterIterationSignal } from '../../shared/messages';
 import { RlhfIteration, RlhfStage } from '../../shared/search-attributes';
 import { onlineDpo, rlhfPipeline, supervisedFineTune, trainRewardModel } from '../../workflows';
-import { bundleWorkflows, eventually, startHarness, type Harness } from './harness';
+import { bundleWorkflows, eventually, rootCauseMessage, startHarness, type Harness } from './harness';
 
 let bundle: WorkflowBundle;
 let h: Harness;
@@ -158,9 +158,7 @@ describe('onlineDpo (mock activities)', () => {
     const err = await handle.result().catch((e: unknown) => e);
     generation.release();
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    let cause: Error | undefined = (err as WorkflowFailedError).cause;
-    while (cause?.cause) cause = cause.cause as Error;
-    expect(cause?.message).toMatch(/missing score\.weight/);
+    expect(rootCauseMessage(err)).toMatch(/missing score\.weight/);
     expect(['CANCELLED', 'COMPLETED']).toContain((await h.client.workflow.getHandle(`${id}/iter-0002`).describe()).status.name);
     expect(h.mocks.count('trainDpo', (i) => i.run === id && i.iteration === 2)).toBe(0);
   });

@@ -8,7 +8,7 @@ import { metricsQuery, setNextIterationOptionsUpdate, statusQuery, stopAfterIter
 import { RECIPE_DEFAULTS } from '../../shared/recipe';
 import { RlhfBestReward, RlhfBeta, RlhfIteration, RlhfLearningRate, RlhfRun, RlhfStage } from '../../shared/search-attributes';
 import { rlhfPipeline } from '../../workflows';
-import { bundleWorkflows, eventually, saveHistory, startHarness, type Harness } from './harness';
+import { bundleWorkflows, eventually, rootCauseMessage, saveHistory, startHarness, type Harness } from './harness';
 
 const models = { sft: 's3://models/m/sft', reward: 's3://models/m/rm' };
 let bundle: WorkflowBundle;
@@ -182,9 +182,7 @@ describe('rlhfPipeline (mock activities)', () => {
     const handle = await h.client.workflow.start(rlhfPipeline, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, ...h.recipe({ models }) }] });
     const err = await handle.result().catch((e: unknown) => e);
     expect(err).toBeInstanceOf(WorkflowFailedError);
-    let cause: Error | undefined = (err as WorkflowFailedError).cause;
-    while (cause?.cause) cause = cause.cause as Error;
-    expect(cause?.message).toMatch(/3 responses but 4 rewards/);
+    expect(rootCauseMessage(err)).toMatch(/3 responses but 4 rewards/);
     expect(h.mocks.count('buildPairs', (i) => i.run === id)).toBe(1); // not retried
     expect((await handle.describe()).typedSearchAttributes.get(RlhfStage)).toBe('failed');
     expect((await h.client.workflow.getHandle(`${id}/iter-0001`).describe()).status.name).toBe('FAILED');
@@ -194,9 +192,7 @@ describe('rlhfPipeline (mock activities)', () => {
     const rootCause = async (handle: { result(): Promise<unknown> }): Promise<string | undefined> => {
       const err = await handle.result().catch((e: unknown) => e);
       expect(err).toBeInstanceOf(WorkflowFailedError);
-      let cause: Error | undefined = (err as WorkflowFailedError).cause;
-      while (cause?.cause) cause = cause.cause as Error;
-      return cause?.message;
+      return rootCauseMessage(err);
     };
     // the base model fails while the data is still being prepared: the run fails once the data is there
     const a = h.id('base-fails');
