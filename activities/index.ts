@@ -3,6 +3,7 @@
 //   rlhf-inference: generateShard, scoreShard, evaluateModel
 //   rlhf-train:     initBaseModel, trainSft, trainRewardModel, trainDpo
 import { buildPairs } from './build-pairs';
+import { EngineTurns, inTurns, type TurnObserver } from './engine-turns';
 import { evaluateModel } from './evaluate-model';
 import { generateShard } from './generate-shard';
 import { initBaseModel } from './init-base-model';
@@ -21,8 +22,14 @@ import { writeRunSummary } from './write-run-summary';
 export type { ActivityDeps } from './support';
 export type * from './types';
 
-export function createActivities(raw: ActivityDeps): RlhfActivities {
+/**
+ * `onInferenceTurn`: told when an inference task starts its engine work (the bench times that work from there when
+ * the worker prefetches).
+ */
+export function createActivities(raw: ActivityDeps, options: { onInferenceTurn?: TurnObserver } = {}): RlhfActivities {
   const deps = new Deps(raw);
+  // Inference tasks run RLHF_INFERENCE_CONCURRENCY at a time; a prefetching worker holds more, waiting their turn.
+  const turns = new EngineTurns(raw.config.worker.maxConcurrentActivities.inference, options.onInferenceTurn ? { onTurn: options.onInferenceTurn } : {});
   const inferenceModels = new ModelCache(deps);
   const trainModels = new ModelCache(deps, { policies: 0, rewardModels: 0 });
   return {
@@ -33,11 +40,11 @@ export function createActivities(raw: ActivityDeps): RlhfActivities {
       buildPairs: buildPairs(deps),
       writeRunSummary: writeRunSummary(deps),
     },
-    inference: {
+    inference: inTurns(turns, {
       generateShard: generateShard(deps, inferenceModels),
       scoreShard: scoreShard(deps, inferenceModels),
       evaluateModel: evaluateModel(deps, inferenceModels),
-    },
+    }),
     train: {
       initBaseModel: initBaseModel(deps),
       trainSft: trainSft(deps, trainModels),

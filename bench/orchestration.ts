@@ -6,7 +6,10 @@
 //
 // From the histories of the pipeline and all its children (and continued-as-new runs): time spent inside
 // activities = the union of ActivityTaskStarted → Completed (or Failed / TimedOut) intervals, plus local
-// activities as the worker timed them, parallel activities merged. Overhead = wall time − that union, as a
+// activities as the worker timed them, parallel activities merged. The workers are set up as npm run demo sets up
+// its own (SOLE_WORKER_ENV: the inference worker holds one prefetched task, which waits in the activity for the
+// engine): an inference activity counts from when it got its engine turn, so a task waiting there is not counted
+// as work. Overhead = wall time − that union, as a
 // fraction of wall time (goal ≤ 1%). Each millisecond of the holes (no activity running) is attributed to the
 // first of: an activity waiting for dispatch (Scheduled → Started), a workflow task running (Started →
 // Completed) or waiting for a worker (Scheduled → Started), a child workflow starting, a child's close reaching
@@ -22,7 +25,7 @@ import { bundleWorkflowCode, DefaultLogger, Runtime } from '@temporalio/worker';
 import { createActivities } from '../activities';
 import { chaosRecipe } from '../chaos/harness';
 import { connectClient } from '../shared/client';
-import { loadConfig } from '../shared/config';
+import { loadConfig, SOLE_WORKER_ENV } from '../shared/config';
 import { RECIPE_DEFAULTS } from '../shared/recipe';
 import { ArtifactStore } from '../shared/store';
 import { stackDown, stackEnv, stackOptions, stackUp } from '../scripts/stack';
@@ -39,6 +42,7 @@ interface Interval {
 interface ActivitySpan extends Interval {
   type: string;
   workflowId: string;
+  activityId?: string;
   scheduled: Ms;
   /** A local activity (its span comes from its marker). */
   local?: boolean;
@@ -97,6 +101,13 @@ interface Walk {
   timeline: Array<{ time: Ms; workflow: string; event: string; detail?: string }>;
 }
 
+/** When a prefetched inference task got its engine turn (its work starts there, not at ActivityTaskStarted). */
+interface Turn {
+  workflowId: string;
+  activityId: string;
+  at: Ms;
+}
+
 /** Local activities run inside a workflow task and have no Started/Completed events: the bench's worker times them. */
 interface LocalRun {
   type: string;
@@ -140,7 +151,7 @@ export async function walkHistories(client: Client, workflowId: string, runId: s
     seen.add(next.runId);
     w.workflows += 1;
     const history = await client.workflow.getHandle(next.workflowId, next.runId).fetchHistory();
-    const byId = new Map<number, { time: Ms; type?: string; started?: Ms }>();
+    const byId = new Map<number, { time: Ms; type?: string; started?: Ms; activityId?: string }>();
     for (const ev of history.events ?? []) {
       w.events += 1;
       const id = Number(ev.eventId);
@@ -149,7 +160,8 @@ export async function walkHistories(client: Client, workflowId: string, runId: s
       const activityType = ev.activityTaskScheduledEventAttributes?.activityType?.name ?? undefined;
       w.timeline.push({ time, workflow: next.workflowId.split('/').at(-1) ?? next.workflowId, event: `${id} ${attrs?.replace(/EventAttributes$/, '') ?? '?'}`, ...(activityType ? { detail: activityType } : {}) });
       if (next.workflowId === workflowId && next.runId === runId && ev.workflowExecutionStartedEventAttributes) w.start = time;
-      if (ev.activityTaskScheduledEventAttributes) byId.set(id, { time, type: ev.activityTaskScheduledEventAttributes.activityType?.name ?? '?' });
+      const scheduled = ev.activityTaskScheduledEventAttributes;
+      if (scheduled) byId.set(id, { time, type: scheduled.activityType?.name ?? '?', ...(scheduled.activityId ? { activityId: scheduled.activityId } : {}) });
       if (ev.workflowTaskScheduledEventAttributes) byId.set(id, { time });
       const st = ev.activityTaskStartedEventAttributes;
       if (st) {
@@ -160,7 +172,9 @@ export async function walkHistories(client: Client, workflowId: string, runId: s
         ev.activityTaskCompletedEventAttributes ?? ev.activityTaskFailedEventAttributes ?? ev.activityTaskTimedOutEventAttributes ?? ev.activityTaskCanceledEventAttributes;
       if (done) {
         const s = byId.get(Number(done.scheduledEventId));
-        if (s?.started !== undefined) w.activities.push({ type: s.type ?? '?', workflowId: next.workflowId, scheduled: s.time, start: s.started, end: time });
+        if (s?.started !== undefined) {
+          w.activities.push({ type: s.type ?? '?', workflowId: next.workflowId, ...(s.activityId ? { activityId: s.activityId } : {}), scheduled: s.time, start: s.started, end: time });
+        }
       }
       const wts = ev.workflowTaskStartedEventAttributes;
       if (wts) {
@@ -210,7 +224,7 @@ interface Scale {
 }
 
 /** Runs `input` as rlhfPipeline `runName` to completion and measures it from the histories. */
-async function measure(ctx: BenchContext, client: Client, taskQueue: string, scale: Scale, localRuns: LocalRun[]): Promise<Record<string, unknown>> {
+async function measure(ctx: BenchContext, client: Client, taskQueue: string, scale: Scale, localRuns: LocalRun[], turns: Turn[]): Promise<Record<string, unknown>> {
   const runName = scale.name === 'tiny' ? 'bench-orchestration' : `bench-orchestration-${scale.name}`;
   const input = { run: runName, ...scale.input };
   const loadBefore = loadavg()[0] ?? 0;
@@ -227,6 +241,17 @@ async function measure(ctx: BenchContext, client: Client, taskQueue: string, sca
       const workflow = r.workflowId.split('/').at(-1) ?? r.workflowId;
       w.timeline.push({ time: r.start, workflow, event: '- localActivityStarted', detail: r.type }, { time: r.end, workflow, event: '- localActivityCompleted', detail: r.type });
     }
+  }
+  // A prefetched inference task's work starts with its engine turn (it waited in the activity before that).
+  const turnAt = new Map(turns.map((t) => [`${t.workflowId}\u0000${t.activityId}`, t.at]));
+  let prefetchedWaitMs = 0;
+  for (const a of w.activities) {
+    const at = a.activityId === undefined ? undefined : turnAt.get(`${a.workflowId}\u0000${a.activityId}`);
+    if (at === undefined || at <= a.start) continue;
+    const from = Math.min(at, a.end);
+    prefetchedWaitMs += from - a.start;
+    w.timeline.push({ time: from, workflow: a.workflowId.split('/').at(-1) ?? a.workflowId, event: '- engineTurn', detail: a.type });
+    a.start = from;
   }
   const localActivities = w.activities.filter((a) => a.local).length;
   const wallMs = w.end - w.start;
@@ -276,6 +301,8 @@ async function measure(ctx: BenchContext, client: Client, taskQueue: string, sca
     goalFraction: 0.01,
     activities: w.activities.length,
     localActivities,
+    // Time prefetched inference tasks waited for their engine turn before working (not counted as inside activities).
+    prefetchedWaitSeconds: round(prefetchedWaitMs / 1000, 2),
     overheadPerActivityMs: round(overheadMs / Math.max(1, w.activities.length), 1),
     // Moments when no activity ran (between two steps, around child workflows), and their mean length.
     holes: holes.length,
@@ -357,7 +384,8 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     // installed already
   }
   const info = await stackUp(options);
-  const config = loadConfig({ ...process.env, ...stackEnv(info), RLHF_PAYLOAD_KEY: '' });
+  // The workers are configured as npm run demo configures its own (the only worker on its stack: SOLE_WORKER_ENV).
+  const config = loadConfig({ ...SOLE_WORKER_ENV, ...process.env, ...stackEnv(info), RLHF_PAYLOAD_KEY: '' });
   const store = ArtifactStore.fromConfig(config);
   let client: Client | undefined;
   let workers: Awaited<ReturnType<typeof createWorkers>> | undefined;
@@ -368,7 +396,12 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     ctx.log(`orchestration: private stack Temporal ${info.temporalAddress}, S3 ${info.s3Endpoint}; bundling workflows`);
     const workflowBundle = await bundleWorkflowCode({ workflowsPath: new URL('../workflows/index.ts', import.meta.url).pathname, logger: new DefaultLogger('WARN') });
     const localRuns: LocalRun[] = [];
-    const activities = timingLocalActivities(createActivities({ store, config, scratchDir: join(dataDir, 'scratch') }), localRuns);
+    const turns: Turn[] = [];
+    const onInferenceTurn = (at: Ms): void => {
+      const info = Context.current().info;
+      turns.push({ workflowId: info.workflowExecution?.workflowId ?? '?', activityId: info.activityId, at });
+    };
+    const activities = timingLocalActivities(createActivities({ store, config, scratchDir: join(dataDir, 'scratch') }, { onInferenceTurn }), localRuns);
     // BENCH_ORCH_SPLIT=1: inference and train workers in a second process (as a deployment runs them), so
     // engine work never shares this process with workflow tasks; default: one process, as npm run demo.
     const split = process.env.BENCH_ORCH_SPLIT === '1';
@@ -392,11 +425,13 @@ export async function run(ctx: BenchContext): Promise<Record<string, unknown>> {
     running = workers.run();
     client = await connectClient(config);
     const results: Record<string, Record<string, unknown>> = {};
-    for (const scale of scales(iterations, config.queues)) results[scale.name] = await measure(ctx, client, config.queues.control, scale, localRuns);
+    for (const scale of scales(iterations, config.queues)) results[scale.name] = await measure(ctx, client, config.queues.control, scale, localRuns, turns);
     return {
       goalFraction: 0.01,
       judgedOn: 'demo',
-      workers: split ? 'control in the bench process; inference and train in a second process (BENCH_ORCH_SPLIT=1)' : 'all three queues in one process, as npm run demo',
+      workers: split
+        ? 'control in the bench process; inference and train in a second process (BENCH_ORCH_SPLIT=1, no prefetch)'
+        : `all three queues in one process, as npm run demo (inference prefetch ${config.worker.inferencePrefetch})`,
       note:
         'The goal (overhead ≤ 1% of wall time) is judged on the demo-scale pipeline, the smallest run a user starts (npm run demo); ' +
         'the tiny pipeline (activities of 0.05–2 s) shows the fixed cost per step: overheadPerActivityMs × activities / wall time extrapolates to other activity lengths ' +

@@ -32,7 +32,14 @@ export const DEFAULTS = {
   maxCachedWorkflows: 100,
   modelCacheKeep: 4,
   concurrency: { control: 8, inference: 1, train: 1 },
+  inferencePrefetch: 0,
 } as const;
+
+/**
+ * Settings for a worker process that is the only one on its queues (npm run demo on its own stack, and the
+ * orchestration bench that measures it): it prefetches one inference task. Variables already set win.
+ */
+export const SOLE_WORKER_ENV: Readonly<Record<string, string>> = { RLHF_INFERENCE_PREFETCH: '1' };
 
 export type QueueRole = 'control' | 'inference' | 'train';
 export const QUEUE_ROLES: readonly QueueRole[] = ['control', 'inference', 'train'];
@@ -83,8 +90,14 @@ export interface WorkerSettings {
   /** How long in-flight activities may finish after SIGINT/SIGTERM (Temporal duration, e.g. '60s'). */
   shutdownGraceTime: string;
   maxCachedWorkflows: number;
-  /** maxConcurrentActivityTaskExecutions per queue. */
+  /** maxConcurrentActivityTaskExecutions per queue (inference: tasks running at once; see inferencePrefetch). */
   maxConcurrentActivities: Record<QueueRole, number>;
+  /**
+   * Inference tasks held beyond those running (RLHF_INFERENCE_PREFETCH, default 0): each waits for an engine turn,
+   * so the next shard starts as soon as one finishes, without a round trip to Temporal. For a worker that is the
+   * only one on its queue (npm run demo sets 1); with several, a held task could have started on an idle worker.
+   */
+  inferencePrefetch: number;
   /** Local model copies kept in <scratch>/models beyond those in use (RLHF_MODEL_CACHE_KEEP). */
   modelCacheKeep: number;
 }
@@ -255,6 +268,7 @@ function readConfig(env: Env): RlhfConfig {
         inference: readInt(env, 'RLHF_INFERENCE_CONCURRENCY', 1, 1000, DEFAULTS.concurrency.inference),
         train: readInt(env, 'RLHF_TRAIN_CONCURRENCY', 1, 1000, DEFAULTS.concurrency.train),
       },
+      inferencePrefetch: readInt(env, 'RLHF_INFERENCE_PREFETCH', 0, 1000, DEFAULTS.inferencePrefetch),
       modelCacheKeep: readInt(env, 'RLHF_MODEL_CACHE_KEEP', 1, 1000, DEFAULTS.modelCacheKeep),
     },
   };

@@ -50,6 +50,11 @@ export interface RlhfWorkers {
   shutdown(): void;
 }
 
+/** Activity tasks a worker of `role` holds: those running, plus the prefetched ones on rlhf-inference. */
+export function activitySlots(config: RlhfConfig, role: QueueRole): number {
+  return config.worker.maxConcurrentActivities[role] + (role === 'inference' ? config.worker.inferencePrefetch : 0);
+}
+
 /** Creates one Worker per requested queue on one connection. */
 export async function createWorkers(options: CreateWorkersOptions): Promise<RlhfWorkers> {
   const { config } = options;
@@ -71,7 +76,7 @@ export async function createWorkers(options: CreateWorkersOptions): Promise<Rlhf
         taskQueue,
         activities: roleActivities,
         shutdownGraceTime: config.worker.shutdownGraceTime as WorkerOptions['shutdownGraceTime'],
-        maxConcurrentActivityTaskExecutions: config.worker.maxConcurrentActivities[role],
+        maxConcurrentActivityTaskExecutions: activitySlots(config, role),
         // Payload encryption when RLHF_PAYLOAD_KEY is set (shared/codec); workerOptions.dataConverter overrides.
         ...(payloadConverter ? { dataConverter: payloadConverter } : {}),
         ...options.workerOptions,
@@ -140,7 +145,8 @@ export async function runWorkers(config: RlhfConfig, roles: QueueRole[] = config
   const workers = await createWorkers({ config, roles, store, ...(workflowBundle ? { workflowBundle } : {}) });
   for (const w of workers.workers) {
     const limit = config.worker.maxConcurrentActivities[w.role];
-    console.log(`worker polling ${w.taskQueue} (${w.role === 'control' ? 'workflows + ' : ''}activities, ${limit} concurrent) on ${config.temporal.address}/${config.temporal.namespace}`);
+    const held = w.role === 'inference' && config.worker.inferencePrefetch > 0 ? ` + ${config.worker.inferencePrefetch} prefetched` : '';
+    console.log(`worker polling ${w.taskQueue} (${w.role === 'control' ? 'workflows + ' : ''}activities, ${limit} concurrent${held}) on ${config.temporal.address}/${config.temporal.namespace}`);
   }
   console.log(`Ctrl-C stops the worker (in-flight activities get ${config.worker.shutdownGraceTime} to finish)`);
   await workers.run();

@@ -102,6 +102,9 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
     for (const line of stack.describeStack(info)) io.out(`  ${line}`);
     // Point this process (config, client, workers) at the stack.
     for (const [k, v] of Object.entries(stack.stackEnv(info))) process.env[k] ??= v;
+    // This process is the only worker on the stack it started: it may hold the next inference task.
+    const { SOLE_WORKER_ENV } = await import('../../shared/config');
+    for (const [k, v] of Object.entries(SOLE_WORKER_ENV)) process.env[k] ??= v;
   }
 
   const { loadConfig } = await import('../../shared/config');

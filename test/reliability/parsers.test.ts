@@ -15,6 +15,7 @@ import { loadHfModel } from '../../engine/hf/checkpoint';
 import { ENGINE_INPUT_ERROR } from '../../engine/api';
 import { RecipeError, resolveRecipe, RECIPE_DEFAULTS } from '../../shared/recipe';
 import { ConfigError, loadConfig } from '../../shared/config';
+import { activitySlots } from '../../workers/main';
 import { buildPairs, checkScoredRow, PairDataError, type ScoredRow } from '../../shared/pairs';
 
 const CORPUS = fileURLToPath(new URL('../corpus/', import.meta.url));
@@ -271,7 +272,7 @@ describe('recipe options', () => {
 });
 
 describe('environment config', () => {
-  const variables = ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_PART_SIZE_MB', 'S3_UPLOAD_CONCURRENCY', 'S3_MULTIPART_THRESHOLD_MB', 'RLHF_CONTROL_QUEUE', 'RLHF_LOG_LEVEL', 'RLHF_WORKER_QUEUES', 'RLHF_SHUTDOWN_GRACE', 'RLHF_MAX_CACHED_WORKFLOWS', 'RLHF_TRAIN_CONCURRENCY', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'TEMPORAL_TLS', 'S3_SSE', 'S3_SSE_KMS_KEY_ID'];
+  const variables = ['TEMPORAL_ADDRESS', 'TEMPORAL_NAMESPACE', 'S3_ENDPOINT', 'S3_BUCKET', 'S3_REGION', 'S3_FORCE_PATH_STYLE', 'S3_PART_SIZE_MB', 'S3_UPLOAD_CONCURRENCY', 'S3_MULTIPART_THRESHOLD_MB', 'RLHF_CONTROL_QUEUE', 'RLHF_LOG_LEVEL', 'RLHF_WORKER_QUEUES', 'RLHF_SHUTDOWN_GRACE', 'RLHF_MAX_CACHED_WORKFLOWS', 'RLHF_TRAIN_CONCURRENCY', 'RLHF_INFERENCE_PREFETCH', 'AWS_ACCESS_KEY_ID', 'AWS_SECRET_ACCESS_KEY', 'TEMPORAL_TLS', 'S3_SSE', 'S3_SSE_KMS_KEY_ID'];
 
   it('property: any values → a config or a ConfigError naming the variable', () => {
     const text = fc.oneof(fc.string({ maxLength: 20 }), fc.constantFrom('-1', '0', '99999999999999999999', '1e3', '5', 'true', 'maybe', 'http://', 'ftp://x', 'aws', ' ', '\u0000', 'AES256', 'aws:kms'));
@@ -292,6 +293,16 @@ describe('environment config', () => {
     expect(() => loadConfig({ S3_PART_SIZE_MB: '4' })).toThrow(/S3_PART_SIZE_MB='4': expected an integer from 5 to 5120/);
     expect(() => loadConfig({ RLHF_TRAIN_CONCURRENCY: '0' })).toThrow(/RLHF_TRAIN_CONCURRENCY/);
     expect(() => loadConfig({ RLHF_WORKER_QUEUES: 'control,gpu' })).toThrow(/RLHF_WORKER_QUEUES='control,gpu'/);
+    expect(() => loadConfig({ RLHF_INFERENCE_PREFETCH: '-1' })).toThrow(/RLHF_INFERENCE_PREFETCH='-1': expected an integer from 0 to 1000/);
+  });
+
+  it('inference prefetch: off by default; the worker holds RLHF_INFERENCE_CONCURRENCY + RLHF_INFERENCE_PREFETCH inference tasks', () => {
+    expect(loadConfig({}).worker.inferencePrefetch).toBe(0);
+    const config = loadConfig({ RLHF_INFERENCE_PREFETCH: '1', RLHF_INFERENCE_CONCURRENCY: '2' });
+    expect(config.worker.inferencePrefetch).toBe(1);
+    expect(activitySlots(config, 'inference')).toBe(3);
+    expect(activitySlots(config, 'train')).toBe(1);
+    expect(activitySlots(config, 'control')).toBe(8);
   });
 });
 
