@@ -119,3 +119,15 @@ export const setNextIterationOptionsUpdate = defineUpdate<SetNextIterationOption
 export const applyNextIterationOptionsSignal = defineSignal<[NextIterationOptions]>('applyNextIterationOptions');
 /** Internal: children report progress to the root workflow. */
 export const progressSignal = defineSignal<[ProgressReport]>('progress');
+
+/** What an online iteration tells onlineDpo once its iterate π_t is trained, before it evaluates π_t. */
+export interface IterationTrained {
+  iteration: number;
+  /** π_t's row of the metrics table without its evaluation (`policy` is π_t). */
+  training: Omit<IterationMetrics, keyof EvalMetrics>;
+}
+/** Internal: an iteration tells its parent (onlineDpo) that π_t is trained; the parent starts iteration t + 1. */
+export const iterationTrainedSignal = defineSignal<[IterationTrained]>('iterationTrained');
+/** Internal: onlineDpo hands an iteration the SFT baseline's committed evaluation (s3://), which the iteration's own
+ * evaluation needs for the win rate, when that baseline was still running as the iteration started. */
+export const sftBaselineSignal = defineSignal<[sftEval: string]>('sftBaseline');

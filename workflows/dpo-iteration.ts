@@ -5,10 +5,11 @@
 //   4. build preference pairs (selector, tie rule, margin, length penalty)             rlhf-control
 //   5. DPO on this iteration's pairs, policy initialised from π_{t−1}                  rlhf-train
 //   6. evaluate the iterate on held-out prompts (RM reward, win rate vs SFT, KL, gold) rlhf-inference
+//      (under onlineDpo: after telling it π_t is trained, so that iteration t + 1 starts beside the evaluation)
 // The iterate's checkpoint is published at runs/<run>/iter-NNNN/policy (committed by the training step).
-import { patched, workflowInfo } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, patched, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef, BuiltPairs, Evaluation, GeneratedShard, PreparedData, ScoredShard, TrainedModel } from '../activities/types';
-import type { IterationMetrics } from '../shared/messages';
+import { iterationTrainedSignal, sftBaselineSignal, type IterationMetrics } from '../shared/messages';
 import { iterationName } from '../shared/layout';
 import type { RecipeOptions } from '../shared/recipe';
 import { control, inference, shortControl, train } from './activities';
@@ -35,10 +36,17 @@ export interface DpoIterationInput {
   root?: string | null;
   paused?: boolean;
   /**
-   * Evaluate the iterate here (step 6; default true). onlineDpo passes false since patch
-   * `evaluation-beside-next-iteration`: it evaluates π_t itself while iteration t + 1 already runs.
+   * Evaluate the iterate here (step 6; default true). onlineDpo passed false between patches
+   * `evaluation-beside-next-iteration` (it evaluated π_t itself while iteration t + 1 already ran) and
+   * `iterations-evaluate-themselves` (it passes `announceTrained` instead).
    */
   evaluate?: boolean;
+  /**
+   * Set by onlineDpo since patch `iterations-evaluate-themselves` (with evaluate true): once π_t is trained, tell the
+   * parent (signal `iterationTrained`, sent with the evaluation's scheduling) and evaluate π_t here while the parent
+   * starts iteration t + 1. Without `sftEval` the evaluation waits for the parent's `sftBaseline` signal.
+   */
+  announceTrained?: boolean;
 }
 
 export interface DpoIterationResult {
@@ -79,6 +87,11 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
     { onlineOptions: () => o },
   ).install();
   ctl.setStage('online-dpo');
+  // The SFT baseline's evaluation (win rate vs SFT): from the input, or from the parent once it is committed.
+  let sftEval = input.sftEval;
+  setHandler(sftBaselineSignal, (ref: ArtifactRef) => {
+    sftEval ??= ref;
+  });
   // Since patch progress-reports-coalesced the root learns the iteration from the 'generate' report: prompt
   // selection is a local activity, so this report's commands would only leave with that one's anyway.
   await ctl.report({ iteration: t, step: 'select-prompts', shards: null }, { unsent: true });
@@ -238,8 +251,24 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
   // 6. evaluation
   let evaluation: Evaluation | null = null;
   if (input.evaluate ?? true) {
-    await ctl.report({ step: 'evaluate' });
-    await ctl.gate();
+    const parent = workflowInfo().parent;
+    let announced: Promise<void> | null = null;
+    if (input.announceTrained && parent) {
+      // Iteration t + 1 reports to the root as soon as it starts, so this step reaches the root only while paused
+      // here (gate() sends what was held back).
+      await ctl.report({ step: 'evaluate' }, { unsent: true });
+      await ctl.gate();
+      // The parent starts iteration t + 1 on this signal, and π_t's evaluation is scheduled in the same workflow
+      // task: no round trip through the parent stands between training and evaluation.
+      announced = getExternalWorkflowHandle(parent.workflowId, parent.runId)
+        .signal(iterationTrainedSignal, { iteration: t, training })
+        .catch(() => undefined);
+      // Started beside a baseline evaluation still running: the parent sends it when it is committed.
+      if (sftEval === null) await condition(() => sftEval !== null);
+    } else {
+      await ctl.report({ step: 'evaluate' });
+      await ctl.gate();
+    }
     evaluation = await evaluateIterate({
       run,
       iteration: t,
@@ -248,8 +277,10 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
       reference: input.reference,
       rewardModel: input.rewardModel,
       data: input.data,
-      sftEval: input.sftEval,
+      sftEval,
     });
+    // A workflow must not close with a signal in flight.
+    await announced;
     // onlineDpo relays 'done' with this iteration's metrics; nothing may be in flight when this workflow closes.
     await ctl.report({ step: 'done', shards: null }, { flush: true, unsent: true });
   }

@@ -1,7 +1,8 @@
 // Step 6 of an online iteration: evaluate the iterate π_t on held-out prompts (RM reward, win rate vs the SFT
 // model, response length, KL to the reference, gold score) and make its row of the metrics table. Used by
-// dpoIteration (which evaluates its own iterate when started alone) and by onlineDpo (which, since patch
-// `evaluation-beside-next-iteration`, evaluates π_t itself while iteration t + 1 already runs).
+// dpoIteration (which evaluates its own iterate when started alone, and for onlineDpo since patch
+// `iterations-evaluate-themselves`, beside iteration t + 1) and by onlineDpo (which, between patches
+// `evaluation-beside-next-iteration` and that one, evaluated π_t itself while iteration t + 1 already ran).
 import type { ArtifactRef, Evaluation, PreparedData } from '../activities/types';
 import type { EvalMetrics, IterationMetrics } from '../shared/messages';
 import { iterationName } from '../shared/layout';

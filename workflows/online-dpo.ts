@@ -4,9 +4,20 @@
 // between iterations, and continues as new (carrying its state) when the server suggests it or the history
 // grows past `execution.continueAsNewAfterEvents`. A child of rlhfPipeline (`${pipelineId}/online`) and
 // startable alone given an SFT policy and a reward model.
-import { CancellationScope, condition, continueAsNew, allHandlersFinished, isCancellation, patched, startChild, workflowInfo } from '@temporalio/workflow';
+import {
+  CancellationScope,
+  condition,
+  continueAsNew,
+  allHandlersFinished,
+  isCancellation,
+  patched,
+  setHandler,
+  startChild,
+  workflowInfo,
+  type ChildWorkflowHandle,
+} from '@temporalio/workflow';
 import type { ArtifactRef, PreparedData } from '../activities/types';
-import type { IterationMetrics } from '../shared/messages';
+import { iterationTrainedSignal, sftBaselineSignal, type IterationMetrics, type IterationTrained } from '../shared/messages';
 import { applyNextIterationOptions, promptPoolSize, type NextIterationOptions, type OnlineOptions, type RecipeInput } from '../shared/recipe';
 import { control, inference } from './activities';
 import { childId, engineSettings, failInput, resolveOrFail, runNameOrFail } from './common';
@@ -127,6 +138,19 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
   // the baseline's, for the win rate). Evaluation is off the loop's critical path: on a cluster it runs on
   // another inference worker; on one worker it fills the time the next iteration spends starting.
   const beside = patched('evaluation-beside-next-iteration');
+  // Since patch iterations-evaluate-themselves (on top of the one above) iteration t evaluates π_t itself, scheduled
+  // in the workflow task that sees its training end, and tells this workflow so (signal iterationTrained), which
+  // then starts iteration t + 1 beside that evaluation: the child's close and a task of this workflow no longer
+  // stand between training and evaluation. The child's result brings π_t's metrics.
+  const selfEvaluating = beside && patched('iterations-evaluate-themselves');
+  const trained = new Map<number, IterationTrained>();
+  if (selfEvaluating) {
+    setHandler(iterationTrainedSignal, (x: IterationTrained) => {
+      trained.set(x.iteration, x);
+    });
+  }
+  /** Iterations started while the SFT baseline was still being evaluated: they get its evaluation by signal. */
+  const awaitingBaseline = new Set<ChildWorkflowHandle<typeof dpoIteration>>();
   /** Evaluations running beside the loop, by iteration (0: the SFT baseline). */
   const evaluations = new Map<number, Promise<void>>();
   let evaluationFailure = null as { error: unknown } | null;
@@ -175,6 +199,9 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
         engine: engineSettings(recipe),
       });
       state.sftEval = baseline.prefix;
+      const ref = baseline.prefix;
+      const handedOver = [...awaitingBaseline].map((h) => h.signal(sftBaselineSignal, ref).catch(() => undefined));
+      awaitingBaseline.clear();
       await ctl.report({
         ...(beside ? {} : { stage: 'online-dpo' as const }),
         metrics: iterationMetrics(
@@ -183,6 +210,7 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
         ),
       });
       if (!beside) ctl.setStage('online-dpo');
+      if (handedOver.length > 0) await Promise.all(handedOver);
     };
     if (beside) besideLoop(0, baselineEvaluation);
     else await baselineEvaluation();
@@ -216,6 +244,7 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
     }
     const iterationRecipe = { ...recipe, online: state.online };
     const reference = state.online.reference === 'previous' ? state.policy : sftModel;
+    const sftEvalAtStart = state.sftEval;
     const runIteration = async (): Promise<DpoIterationResult> => {
       const child = await startChild(dpoIteration, {
         workflowId: childId.iteration(prefix, t),
@@ -234,14 +263,21 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
             sftEval: state.sftEval,
             root,
             paused: ctl.paused,
-            ...(beside ? { evaluate: false } : {}),
+            ...(selfEvaluating ? { announceTrained: true } : beside ? { evaluate: false } : {}),
           },
         ],
       });
       await ctl.setChild(child);
+      if (selfEvaluating && sftEvalAtStart === null) {
+        // The baseline's evaluation may have been committed while this child was starting.
+        if (state.sftEval !== null) await child.signal(sftBaselineSignal, state.sftEval).catch(() => undefined);
+        else awaitingBaseline.add(child);
+      }
       return child.result();
     };
-    let result: DpoIterationResult;
+    let result: DpoIterationResult | IterationTrained;
+    /** The iteration's result; with selfEvaluating it may still be evaluating π_t when the loop goes on. */
+    let childResult: Promise<DpoIterationResult> | null = null;
     if (!beside) {
       result = await runIteration();
     } else {
@@ -249,16 +285,21 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
       // arrived when the sequential loop would not have started iteration t yet: honour it by cancelling t. A
       // failed evaluation fails the loop at once.
       const scope = new CancellationScope();
-      const childResult = scope.run(runIteration);
+      const child = scope.run(runIteration);
+      childResult = child;
       let settled = false;
       const interrupted = condition(
         () => settled || failure() !== null || (ctl.stopAfterIteration !== null && ctl.stopAfterIteration < t && evaluations.has(t - 1)),
       );
-      const outcome = await Promise.race([settledOf(childResult), interrupted.then(() => null)]);
+      // With selfEvaluating the loop goes on when π_t is trained (the child evaluates it meanwhile).
+      const announced: Array<Promise<{ r: IterationTrained } | null>> = selfEvaluating
+        ? [condition(() => settled || trained.has(t)).then(() => (trained.has(t) ? { r: trained.get(t) as IterationTrained } : null))]
+        : [];
+      const outcome = await Promise.race([settledOf(child), interrupted.then(() => null), ...announced]);
       settled = true;
       if (outcome === null) {
         scope.cancel();
-        const late = await settledOf(childResult);
+        const late = await settledOf(child);
         throwIfEvaluationFailed();
         if ('error' in late) {
           if (!isCancellation(late.error)) throw late.error;
@@ -276,10 +317,28 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
     }
     await ctl.setChild(null);
     running = null;
-    state.policy = result.policy;
+    // (results recorded by older versions carry no `training`)
+    state.policy = 'policy' in result ? result.policy : result.training.policy;
     state.nextIteration = t + 1;
     const more = moreToRun();
-    if (beside || !result.metrics) {
+    if (selfEvaluating && childResult) {
+      // π_t is evaluated by its iteration, beside iteration t + 1 (or, after the last iteration, alone).
+      const evaluated = childResult;
+      ctl.showLocally({ iteration: t, step: 'evaluate', shards: null });
+      besideLoop(t, async () => {
+        const done = await settledOf(evaluated);
+        if ('error' in done) throw done.error;
+        const metrics = done.r.metrics;
+        if (!metrics) return;
+        const last = t === state.nextIteration - 1 && !moreToRun();
+        // After the last iteration the pipeline applies the result's metrics itself (as below).
+        await ctl.report({ metrics, ...(last ? { step: 'done' as const, shards: null } : {}) }, { unsent: last && relayedToRoot });
+      });
+      // The root hears of this step only when nothing runs beside it (otherwise iteration t + 1 reports at once).
+      if (!more) await ctl.report({ iteration: t, step: 'evaluate', shards: null });
+    } else if (!('policy' in result)) {
+      throw new Error(`iteration ${t} announced its iterate, but this run does not let iterations evaluate themselves`);
+    } else if (beside || !result.metrics) {
       // π_t is evaluated beside iteration t + 1 (or, after the last iteration, alone).
       const training = result.training;
       ctl.showLocally({ iteration: t, step: 'evaluate', shards: null });

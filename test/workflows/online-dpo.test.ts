@@ -40,8 +40,9 @@ describe('onlineDpo (mock activities)', () => {
     expect(h.mocks.count('evaluateModel', (i) => i.run === id && i.stage === 1)).toBe(0);
     expect(h.mocks.count('selectPrompts', (i) => i.run === id && i.iteration === 2)).toBe(0);
     const status = await handle.query(statusQuery);
-    // the iteration child has finished; the loop evaluates its iterate itself (beside the next iteration)
-    expect(status).toMatchObject({ paused: true, iteration: 1, step: 'evaluate', activeChild: null });
+    // the iteration holds before evaluating its iterate (which it does itself, beside the next iteration, once it
+    // has told the loop that π_1 is trained): it is still the loop's running child, and the root shows its step
+    expect(status).toMatchObject({ paused: true, iteration: 1, step: 'evaluate', activeChild: `${id}/iter-0001` });
 
     await handle.signal(resumeSignal);
     const result = await handle.result();
@@ -126,6 +127,35 @@ describe('onlineDpo (mock activities)', () => {
     const evals = h.mocks.calls.filter((c) => c.name === 'evaluateModel' && c.input.run === id).map((c) => c.input);
     expect(evals.map((e) => e.stage).sort()).toEqual([1, 2, 'sft']);
     expect(evals.filter((e) => e.stage !== 'sft').map((e) => e.sftEval)).toEqual([`runs/${id}/sft/eval`, `runs/${id}/sft/eval`]);
+    // Each iteration scheduled π_t's evaluation itself, in the workflow task that saw its training end, together with
+    // the signal that lets the loop start the next iteration (no round trip through the loop in between).
+    for (const t of [1, 2]) expect(await commandsAfterTraining(`${id}/iter-000${t}`)).toEqual(expect.arrayContaining(['schedule evaluateModel', 'signal iterationTrained']));
+  });
+
+  it('each iteration evaluates its own iterate as soon as it is trained, and gets the SFT baseline’s evaluation when that lands later', async () => {
+    const id = h.id('self-evaluating');
+    const baseline = h.mocks.gate('evaluateModel:sft');
+    const handle = await h.client.workflow.start(onlineDpo, { taskQueue: h.queues.control, workflowId: id, args: [{ run: id, recipe: h.recipe({ models }) }] });
+    await baseline.started;
+    // iteration 1 trains while the baseline is held, tells the loop, and the loop starts iteration 2 beside it
+    await eventually(async () => h.mocks.count('trainDpo', (i) => i.run === id && i.iteration === 2) === 1, 10_000, 'iteration 2 trained while the baseline is held');
+    // π_1's evaluation needs the baseline's (for the win rate): it waits for it, inside iteration 1
+    expect(h.mocks.count('evaluateModel', (i) => i.run === id && i.stage === 1)).toBe(0);
+    const iteration1 = h.client.workflow.getHandle(`${id}/iter-0001`);
+    expect((await iteration1.describe()).status.name).toBe('RUNNING');
+    expect(await iteration1.query(statusQuery)).toMatchObject({ iteration: 1, step: 'evaluate' });
+    baseline.release();
+    const result = await handle.result();
+    expect(result.metrics.map((m) => m.iteration)).toEqual([0, 1, 2]);
+    const evals = h.mocks.calls.filter((c) => c.name === 'evaluateModel' && c.input.run === id && c.input.stage !== 'sft').map((c) => c.input);
+    expect(evals.map((e) => e.sftEval)).toEqual([`runs/${id}/sft/eval`, `runs/${id}/sft/eval`]);
+    // Each iteration scheduled its evaluation itself, once the baseline's was handed to it (the test above shows it
+    // scheduled with the signal that lets the loop go on). The loop's own history schedules only the baseline's.
+    const iteration1Events = (await iteration1.fetchHistory()).events ?? [];
+    expect(iteration1Events.filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'evaluateModel')).toHaveLength(1);
+    expect(iteration1Events.filter((e) => e.workflowExecutionSignaledEventAttributes?.signalName === 'sftBaseline')).toHaveLength(1);
+    const loopEvaluations = ((await handle.fetchHistory()).events ?? []).filter((e) => e.activityTaskScheduledEventAttributes?.activityType?.name === 'evaluateModel');
+    expect(loopEvaluations).toHaveLength(1);
   });
 
   it('a stop after t − 1 sent while π_{t−1} is evaluated cancels iteration t, which had started beside it', async () => {
@@ -217,3 +247,23 @@ describe('onlineDpo (mock activities)', () => {
     expect(names).toEqual(['prepareData', 'initBaseModel', 'trainSft', 'prepareData', 'trainRewardModel']);
   });
 });
+
+/** The commands of the workflow task that saw a workflow's trainDpo activity complete. */
+async function commandsAfterTraining(workflowId: string): Promise<Array<string | null>> {
+  const events = (await h.client.workflow.getHandle(workflowId).fetchHistory()).events ?? [];
+  const trainDone = events.findIndex(
+    (e) =>
+      e.activityTaskCompletedEventAttributes &&
+      events.find((x) => Number(x.eventId) === Number(e.activityTaskCompletedEventAttributes?.scheduledEventId))?.activityTaskScheduledEventAttributes?.activityType?.name === 'trainDpo',
+  );
+  const completed = events.findIndex((e, i) => i > trainDone && e.workflowTaskCompletedEventAttributes);
+  const after = events.slice(completed + 1);
+  const end = after.findIndex((e) => e.workflowTaskScheduledEventAttributes || e.activityTaskStartedEventAttributes || e.workflowExecutionSignaledEventAttributes || e.externalWorkflowExecutionSignaledEventAttributes);
+  return (end < 0 ? after : after.slice(0, end)).map((e) =>
+    e.activityTaskScheduledEventAttributes
+      ? `schedule ${e.activityTaskScheduledEventAttributes.activityType?.name}`
+      : e.signalExternalWorkflowExecutionInitiatedEventAttributes
+        ? `signal ${e.signalExternalWorkflowExecutionInitiatedEventAttributes.signalName}`
+        : null,
+  );
+}
