@@ -113,7 +113,8 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
   const store = ArtifactStore.fromConfig(cfg);
   await store.ensureBucket();
 
-  io.out('▶ worker (rlhf-control, rlhf-inference, rlhf-train in this process)');
+  const held = cfg.worker.inferencePrefetch > 0 ? `, holding ${cfg.worker.inferencePrefetch} more inference task(s) than it runs` : '';
+  io.out(`▶ worker (rlhf-control, rlhf-inference, rlhf-train in this process${held})`);
   const { createWorkers } = await import('../../workers/main');
   const { DefaultLogger, Runtime } = await import('@temporalio/worker');
   try {
