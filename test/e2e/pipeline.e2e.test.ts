@@ -1,12 +1,15 @@
 // End to end: rlhfPipeline with the real activities, the real engine (a tiny byte-level Llama on the
 // sort-digits demo task) and S3 (versitygw) — 2 iterations complete, and S3 holds, per iteration, prompts,
-// generations, scores, pairs, training checkpoints, the iterate and its evaluation, each committed.
+// generations, scores, pairs, training checkpoints, the iterate and its evaluation, each committed. The worker
+// runs as npm run demo runs its own (SOLE_WORKER_ENV: it holds one inference task more than it runs).
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { Context } from '@temporalio/activity';
 import type { WorkflowBundle } from '@temporalio/worker';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createActivities } from '../../activities';
+import { SOLE_WORKER_ENV } from '../../shared/config';
 import { FILE, layout, shardName, shardPrefix } from '../../shared/layout';
 import { metricsQuery, statusQuery } from '../../shared/messages';
 import type { RecipeInput } from '../../shared/recipe';
@@ -29,15 +32,33 @@ let bundle: WorkflowBundle;
 let workers: RlhfWorkers;
 let running: Promise<void>;
 let scratchDir: string;
+/** Per inference task (workflow id / activity id): when it entered the activity and when it got its engine turn. */
+const inference = new Map<string, { entered: number; turn?: number }>();
+const taskKey = (): string => {
+  const info = Context.current().info;
+  return `${info.workflowExecution?.workflowId ?? '?'}/${info.activityId}`;
+};
 const queues = { control: uniqueId('e2e-control'), inference: uniqueId('e2e-inference'), train: uniqueId('e2e-train') };
 
 beforeAll(async () => {
   bundle = await bundleWorkflows();
   scratchDir = await mkdtemp(join(tmpdir(), 'durable-rlhf-e2e-'));
-  const config = getTestConfig({ RLHF_CONTROL_QUEUE: queues.control, RLHF_INFERENCE_QUEUE: queues.inference, RLHF_TRAIN_QUEUE: queues.train });
+  const config = getTestConfig({ ...SOLE_WORKER_ENV, RLHF_CONTROL_QUEUE: queues.control, RLHF_INFERENCE_QUEUE: queues.inference, RLHF_TRAIN_QUEUE: queues.train });
+  expect(config.worker.inferencePrefetch).toBe(1);
   const store = getTestStore();
   await store.ensureBucket();
-  workers = await createWorkers({ config, workflowBundle: bundle, store, activities: createActivities({ store, config, scratchDir }) });
+  const activities = createActivities({ store, config, scratchDir }, { onInferenceTurn: (at) => Object.assign(inference.get(taskKey()) ?? {}, { turn: at }) });
+  const inner = activities.inference;
+  activities.inference = Object.fromEntries(
+    Object.entries(inner).map(([name, fn]) => [
+      name,
+      (input: never) => {
+        inference.set(taskKey(), { entered: Date.now() });
+        return (fn as (i: never) => Promise<unknown>)(input);
+      },
+    ]),
+  ) as unknown as typeof inner;
+  workers = await createWorkers({ config, workflowBundle: bundle, store, activities });
   running = workers.run();
 });
 
@@ -120,6 +141,13 @@ describe('rlhfPipeline end to end (real engine, tiny model)', () => {
         args: [{ run, ...TINY, execution: { ...TINY.execution, taskQueues: queues } }],
       });
       expect(again.metrics).toEqual(result.metrics);
+
+      // The worker held the next inference task while one ran: at least one waited for its engine turn, and every
+      // task got one (none ran outside a turn).
+      const tasks = [...inference.entries()].filter(([k]) => k.startsWith(`${run}/`)).map(([, v]) => v);
+      expect(tasks.length).toBeGreaterThan(0);
+      expect(tasks.every((x) => x.turn !== undefined && x.turn >= x.entered)).toBe(true);
+      expect(tasks.some((x) => (x.turn ?? 0) - x.entered >= 20)).toBe(true);
     } finally {
       await client.connection.close();
     }
