@@ -1,9 +1,10 @@
 // Activity stubs per task queue, with timeouts, heartbeats and retry policy from the recipe's execution
 // options and a one-line `summary` per call (shown on the activity in the Temporal UI).
-import { patched, proxyActivities, proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
+import { proxyActivities, proxyLocalActivities, type ActivityOptions, type LocalActivityOptions } from '@temporalio/workflow';
 import type { ControlActivities, InferenceActivities, TrainActivities } from '../activities/types';
 import { NON_RETRYABLE_ERROR_TYPES } from '../shared/errors';
 import { durationMs, type ExecutionOptions } from '../shared/recipe';
+import { hasPatch } from './patches';
 
 type Queue = 'control' | 'inference' | 'train';
 
@@ -57,7 +58,7 @@ export type ShortControlActivities = Pick<ControlActivities, 'selectPrompts' | '
  * one. Data import (prepareData), pair building (reads every score) and the run summary stay remote.
  */
 export function shortControl(exec: ExecutionOptions, summary: string): ShortControlActivities {
-  if (!patched('short-control-activities-local')) return control(exec, summary);
+  if (!hasPatch('short-control-activities-local')) return control(exec, summary);
   const { taskQueue: _queue, heartbeatTimeout: _heartbeat, ...rest } = options(exec, 'control', summary);
   const local: LocalActivityOptions = rest;
   return proxyLocalActivities<ShortControlActivities>(local);

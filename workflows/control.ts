@@ -7,7 +7,6 @@ import {
   ApplicationFailure,
   condition,
   getExternalWorkflowHandle,
-  patched,
   setHandler,
   setCurrentDetails,
   upsertSearchAttributes,
@@ -34,6 +33,7 @@ import {
 import { applyNextIterationOptions, nextIterationOptionsProblems, type NextIterationOptions, type OnlineOptions } from '../shared/recipe';
 import { RlhfBestReward, RlhfBeta, RlhfIteration, RlhfLearningRate, RlhfRun, RlhfStage } from '../shared/search-attributes';
 import { renderDetails } from './details';
+import { hasPatch } from './patches';
 
 export interface ControlInit {
   workflow: string;
@@ -225,11 +225,11 @@ export class RunControl {
     this.apply({ ...report, from: workflowInfo().workflowId });
     const root = this.init.root;
     if (!root) return;
-    if (!patched('progress-reports-in-background')) {
+    if (!hasPatch('progress-reports-in-background')) {
       await this.send(root, report);
       return;
     }
-    if (!patched('progress-reports-coalesced')) {
+    if (!hasPatch('progress-reports-coalesced')) {
       this.reporting = this.reporting.then(() => this.send(root, report));
       if (options.flush) await this.reporting;
       return;
@@ -350,7 +350,7 @@ export class RunControl {
     // an event, a visibility update on the server and, on Temporal Cloud, an action): sent from a microtask, after
     // the commands issued before it and before any later continuation, the workflow's completion included (later
     // changes of the same attribute win). A task that resumes after an await may send one more.
-    this.coalesceUpserts ??= patched('search-attributes-coalesced');
+    this.coalesceUpserts ??= hasPatch('search-attributes-coalesced');
     if (!this.coalesceUpserts) {
       upsertSearchAttributes(pairs);
       return;

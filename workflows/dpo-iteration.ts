@@ -7,7 +7,7 @@
 //   6. evaluate the iterate on held-out prompts (RM reward, win rate vs SFT, KL, gold) rlhf-inference
 //      (under onlineDpo: after telling it π_t is trained, so that iteration t + 1 starts beside the evaluation)
 // The iterate's checkpoint is published at runs/<run>/iter-NNNN/policy (committed by the training step).
-import { condition, getExternalWorkflowHandle, patched, setHandler, workflowInfo } from '@temporalio/workflow';
+import { condition, getExternalWorkflowHandle, setHandler, workflowInfo } from '@temporalio/workflow';
 import type { ArtifactRef, BuiltPairs, Evaluation, GeneratedShard, PreparedData, ScoredShard, TrainedModel } from '../activities/types';
 import { iterationTrainedSignal, sftBaselineSignal, type IterationMetrics } from '../shared/messages';
 import { iterationName } from '../shared/layout';
@@ -17,6 +17,7 @@ import { checkpointSettings, engineSettings, resolveOrFail } from './common';
 import { RunControl } from './control';
 import { evaluateIterate, iterationMetrics, type IterationTraining } from './iterate-evaluation';
 import { inWindows } from './window';
+import { hasPatch } from './patches';
 
 export interface DpoIterationInput {
   run: string;
@@ -141,7 +142,7 @@ export async function dpoIteration(input: DpoIterationInput): Promise<DpoIterati
   let generated: GeneratedShard[];
   let scored: ScoredShard[];
   await ctl.report({ iteration: t, step: 'generate', shards: { step: 'generate', done: 0, total } });
-  if (patched('score-shards-as-generated')) {
+  if (hasPatch('score-shards-as-generated')) {
     // Each shard is scored as soon as it is generated, in the same window slot: scoring needs only that shard's
     // generations, so the scores of the first shards are queued while the last ones generate (on one inference
     // worker the order stays generate 1…n, score 1…n, with no workflow-task round trip between the two phases;

@@ -10,7 +10,6 @@ import {
   continueAsNew,
   allHandlersFinished,
   isCancellation,
-  patched,
   setHandler,
   startChild,
   workflowInfo,
@@ -24,6 +23,7 @@ import { childId, engineSettings, failInput, resolveOrFail, runNameOrFail } from
 import { RunControl } from './control';
 import { dpoIteration, type DpoIterationResult } from './dpo-iteration';
 import { evaluateIterate, iterationMetrics } from './iterate-evaluation';
+import { hasPatch } from './patches';
 
 /** What the loop carries across continue-as-new. */
 export interface OnlineDpoState {
@@ -94,7 +94,7 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
   let pending: NextIterationOptions | null = input.pendingOptions ?? null;
   let running: number | null = null;
   // Patch progress-reports-coalesced (control.ts), asked where it changes what this workflow sends.
-  const coalesced = (): boolean => input.root !== undefined && input.root !== null && patched('progress-reports-coalesced');
+  const coalesced = (): boolean => input.root !== undefined && input.root !== null && hasPatch('progress-reports-coalesced');
   // rlhfPipeline (the parent and root) applies this workflow's final metrics from its result.
   const relayedToRoot = input.root !== undefined && input.root !== null && info.parent?.workflowId === input.root;
 
@@ -137,12 +137,12 @@ export async function onlineDpo(input: OnlineDpoInput = {}): Promise<OnlineDpoRe
   // iteration 1, and π_t's evaluation beside iteration t + 1 (nothing in iteration t + 1 reads it; it only needs
   // the baseline's, for the win rate). Evaluation is off the loop's critical path: on a cluster it runs on
   // another inference worker; on one worker it fills the time the next iteration spends starting.
-  const beside = patched('evaluation-beside-next-iteration');
+  const beside = hasPatch('evaluation-beside-next-iteration');
   // Since patch iterations-evaluate-themselves (on top of the one above) iteration t evaluates π_t itself, scheduled
   // in the workflow task that sees its training end, and tells this workflow so (signal iterationTrained), which
   // then starts iteration t + 1 beside that evaluation: the child's close and a task of this workflow no longer
   // stand between training and evaluation. The child's result brings π_t's metrics.
-  const selfEvaluating = beside && patched('iterations-evaluate-themselves');
+  const selfEvaluating = beside && hasPatch('iterations-evaluate-themselves');
   const trained = new Map<number, IterationTrained>();
   if (selfEvaluating) {
     setHandler(iterationTrainedSignal, (x: IterationTrained) => {

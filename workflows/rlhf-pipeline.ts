@@ -5,7 +5,7 @@
 //
 // Children: `${id}/sft` (supervisedFineTune), `${id}/reward-model` (trainRewardModel), `${id}/online`
 // (onlineDpo), whose iterations are `${id}/iter-0001`, ... (dpoIteration).
-import { allHandlersFinished, condition, isCancellation, patched, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
+import { allHandlersFinished, condition, isCancellation, startChild, workflowInfo, type ChildWorkflowHandle } from '@temporalio/workflow';
 import type { ArtifactRef, ControlActivities } from '../activities/types';
 import type { IterationMetrics } from '../shared/messages';
 import { applyNextIterationOptions, promptPoolSize, type NextIterationOptions, type RecipeInput, type RecipeOptions } from '../shared/recipe';
@@ -15,6 +15,7 @@ import { RunControl } from './control';
 import { onlineDpo, type OnlineDpoResult } from './online-dpo';
 import { supervisedFineTune } from './supervised-fine-tune';
 import { trainRewardModel } from './train-reward-model';
+import { hasPatch } from './patches';
 
 /** The recipe options (shared/recipe.ts) plus the run name. Every field is optional. */
 export interface RlhfPipelineInput extends RecipeInput {
@@ -81,7 +82,7 @@ async function pipeline(runInput: string | undefined, recipeInput: RecipeInput, 
   const needsBase = !recipe.models.sft && !recipe.models.base;
   // Since patch prepare-data-beside-base-model the demo base model is initialised while the data is prepared
   // (neither reads the other; they run on different queues): a pause sent meanwhile holds the step after both.
-  const beside = needsBase && patched('prepare-data-beside-base-model');
+  const beside = needsBase && hasPatch('prepare-data-beside-base-model');
   const baseBeside = beside ? initBaseModel() : null;
   // A data-preparation failure fails the run at once (the base model's running attempt is left to end on its own;
   // its result is refused); a base-model failure fails the run once the data is prepared (awaited below).
@@ -173,7 +174,7 @@ async function pipeline(runInput: string | undefined, recipeInput: RecipeInput, 
   await ctl.setChild(null);
   // Since patch progress-reports-coalesced the online child leaves its last report (the last iteration's
   // metrics, step 'done') to this workflow.
-  if (patched('progress-reports-coalesced')) {
+  if (hasPatch('progress-reports-coalesced')) {
     for (const metrics of result.metrics) await ctl.report({ metrics });
     await ctl.report({ step: 'done', shards: null });
   }

@@ -9,6 +9,7 @@ import { RECIPE_DEFAULTS } from '../../shared/recipe';
 import { RlhfBestReward, RlhfBeta, RlhfIteration, RlhfLearningRate, RlhfRun, RlhfStage } from '../../shared/search-attributes';
 import { rlhfPipeline } from '../../workflows';
 import { bundleWorkflows, eventually, rootCauseMessage, saveHistory, startHarness, type Harness } from './harness';
+import { EPOCH_ID } from '../../workflows/patches';
 
 const models = { sft: 's3://models/m/sft', reward: 's3://models/m/rm' };
 let bundle: WorkflowBundle;
@@ -107,6 +108,11 @@ describe('rlhfPipeline (mock activities)', () => {
         .filter((keys) => keys.length > 0);
       expect(ours[0], wid).toEqual(expect.arrayContaining(['RlhfRun', 'RlhfStage']));
       expect(ours.length, wid).toBeLessThanOrEqual(2);
+      // A new execution records one patch marker, the epoch's (workflows/patches.ts), not one per patch it takes.
+      const patches = events
+        .filter((e) => e.markerRecordedEventAttributes?.markerName === 'core_patch')
+        .map((e) => JSON.parse(Buffer.from(e.markerRecordedEventAttributes?.details?.['patch-data']?.payloads?.[0]?.data ?? new Uint8Array()).toString('utf8')).id as string);
+      expect(patches, wid).toEqual([EPOCH_ID]);
     }
 
     const metadata = (await handle.query('__temporal_workflow_metadata')) as { currentDetails?: string; definition?: { queryDefinitions?: Array<{ name: string; description?: string }> } };

@@ -4,7 +4,8 @@
 // short-control-activities-local; evaluation-beside-*.json with RLHF_RECORD_HISTORIES=evaluation-beside after patch
 // evaluation-beside-next-iteration; scored-as-generated-*.json with RLHF_RECORD_HISTORIES=scored-as-generated after
 // patches score-shards-as-generated, prepare-data-beside-base-model and search-attributes-coalesced; self-evaluating-*.json
-// with RLHF_RECORD_HISTORIES=self-evaluating after patch iterations-evaluate-themselves) must replay against the current
+// with RLHF_RECORD_HISTORIES=self-evaluating after patch iterations-evaluate-themselves; epoch-*.json with
+// RLHF_RECORD_HISTORIES=epoch after workflows/patches.ts: one marker per execution) must replay against the current
 // workflow code. A change that alters the command sequence without `patched()` (workflows/README.md)
 // fails here.
 import { readdir, readFile } from 'node:fs/promises';
@@ -25,7 +26,7 @@ describe('replay of recorded histories', () => {
     // (e2e-*, recorded by test/e2e/pipeline.e2e.test.ts with RLHF_RECORD_HISTORIES=1; <set>-e2e-* with =<set>).
     // Sets recorded after patches (RLHF_RECORD_HISTORIES=<set>): `<set>-<type>.json`, replayed beside the older ones.
     const types = ['dpoIteration', 'onlineDpo', 'rlhfPipeline', 'supervisedFineTune', 'trainRewardModel'];
-    const sets = ['', 'e2e-', 'reports-coalesced-', 'reports-coalesced-e2e-', 'evaluation-beside-', 'evaluation-beside-e2e-', 'scored-as-generated-', 'scored-as-generated-e2e-', 'self-evaluating-', 'self-evaluating-e2e-'];
+    const sets = ['', 'e2e-', 'reports-coalesced-', 'reports-coalesced-e2e-', 'evaluation-beside-', 'evaluation-beside-e2e-', 'scored-as-generated-', 'scored-as-generated-e2e-', 'self-evaluating-', 'self-evaluating-e2e-', 'epoch-', 'epoch-e2e-'];
     expect(files).toEqual(sets.flatMap((set) => types.map((t) => `${set}${t}.json`)).sort());
   });
 
