@@ -4,7 +4,6 @@
 // it waits a task heartbeats (the previous attempt's resume point, so a crash now loses nothing) and honours
 // cancellation. Worth it only where this worker is the only one on its queue (npm run demo): elsewhere a task
 // held here could have started at once on an idle worker.
-import { CancelledFailure } from '@temporalio/common';
 import { cancellationSignal, heartbeat, resumeDetails, toFailure } from './support';
 
 /** What a waiting task heartbeats when its previous attempt left no resume point. */
@@ -62,8 +61,9 @@ export class EngineTurns {
     let onAbort: (() => void) | undefined;
     try {
       await new Promise<void>((resolve, reject) => {
-        if (signal?.aborted) reject(abortReason(signal));
-        onAbort = () => reject(abortReason(signal));
+        // run() maps the reason as an activity body's error is mapped (toFailure): cancelled or interrupted.
+        if (signal?.aborted) reject(signal.reason);
+        onAbort = () => reject(signal?.reason);
         signal?.addEventListener('abort', onAbort, { once: true });
         turn.then(resolve, reject);
       });
@@ -84,11 +84,6 @@ export class EngineTurns {
     if (next) next();
     else this.running--;
   }
-}
-
-function abortReason(signal: AbortSignal | undefined): unknown {
-  const reason: unknown = signal?.reason;
-  return reason instanceof Error ? reason : new CancelledFailure(typeof reason === 'string' ? reason : 'cancelled while waiting for an engine turn');
 }
 
 /** Wraps each activity so that it runs in a turn. */

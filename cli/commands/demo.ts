@@ -92,6 +92,7 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
   const intervalMs = ((args.flags.interval as number | undefined) ?? 2) * 1000;
   const withBaseline = !args.flags['no-baseline'];
 
+  const { loadConfig, SOLE_WORKER_ENV } = await import('../../shared/config');
   if (process.env.TEMPORAL_ADDRESS || process.env.S3_ENDPOINT) {
     // The user points at their own services: use them as they are.
     io.out(`▶ services from the environment: Temporal ${process.env.TEMPORAL_ADDRESS ?? '(default)'}, S3 ${process.env.S3_ENDPOINT ?? '(default)'}`);
@@ -103,11 +104,9 @@ export async function demoCommand(args: ParsedArgs, io: Io): Promise<void> {
     // Point this process (config, client, workers) at the stack.
     for (const [k, v] of Object.entries(stack.stackEnv(info))) process.env[k] ??= v;
     // This process is the only worker on the stack it started: it may hold the next inference task.
-    const { SOLE_WORKER_ENV } = await import('../../shared/config');
     for (const [k, v] of Object.entries(SOLE_WORKER_ENV)) process.env[k] ??= v;
   }
 
-  const { loadConfig } = await import('../../shared/config');
   const cfg = loadConfig();
   const { ArtifactStore } = await import('../../shared/store');
   const store = ArtifactStore.fromConfig(cfg);
